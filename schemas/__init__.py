@@ -1,0 +1,1 @@
+"""JSON Schemas, one per stream, named after the stream (installed as tap_audience.schemas)."""

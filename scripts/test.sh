@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: set up (scripts/bootstrap.sh), lint, type-check, run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+.venv/bin/ruff format --check .
+.venv/bin/ruff check .
+.venv/bin/mypy
+export MELTANO_BIN="$PWD/.venv-meltano/bin/meltano"
+.venv/bin/python -m pytest "$@"

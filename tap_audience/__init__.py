@@ -1,0 +1,1 @@
+"""tap-audience: a Singer tap for Angus.ai and EQ Works audience analytics."""

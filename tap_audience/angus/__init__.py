@@ -1,0 +1,1 @@
+"""Angus.ai Data API: camera audience analytics."""

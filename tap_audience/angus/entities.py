@@ -1,0 +1,152 @@
+"""`GET /api/1/entities`: one record per camera stream and time bucket.
+
+Windows are whole UTC days (`angus_window_days` per window), except the first, which starts
+at the resume point floored to the bucket size. Each window is paged with `page=2..n` once
+page 1 has told us `nb_of_pages` (robust to `next_page` being absolute or relative). Bucket
+keys are UTC and come in no guaranteed order, so each page is sorted before it is emitted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from tap_audience.connections import Connections
+from tap_audience.core.endpoint import Endpoint, Partition, Record, resume_point
+from tap_audience.core.http import ApiRequest, VendorClient
+from tap_audience.core.timeutil import floor_day, floor_hour, isoformat_utc, parse_datetime
+from tap_audience.core.windows import Window, day_aligned_windows
+from tap_audience.settings import Settings
+
+ENTITIES_PATH = "/api/1/entities"
+COUNT_METRICS = ("passing_by", "interested")
+AVERAGE_METRICS = ("stop_time", "attention_time", "satisfaction")
+CATEGORY_KEYS = ("senior_female", "senior_male", "young_female", "young_male")
+# The API reports unknown gender as "?"; a column needs a name.
+GENDER_KEYS = {"female": "female", "male": "male", "?": "unknown"}
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def bucket_record(
+    client_id: str, time_bucket: str, bucket_start: dt.datetime, metrics: dict[str, Any]
+) -> Record:
+    """Flatten one bucket; a metric missing from the bucket (or not requested) is null."""
+    record: Record = {
+        "client_id": client_id,
+        "time_bucket": time_bucket,
+        "bucket_start": isoformat_utc(bucket_start),
+    }
+    for name in COUNT_METRICS:
+        metric = metrics.get(name)
+        record[name] = _int_or_none(metric.get("value")) if isinstance(metric, dict) else None
+    for name in AVERAGE_METRICS:
+        metric = metrics.get(name)
+        record[name] = _float_or_none(metric.get("value")) if isinstance(metric, dict) else None
+    category = metrics.get("category")
+    record["category"] = (
+        {k: _int_or_none(category.get(k)) for k in CATEGORY_KEYS}
+        if isinstance(category, dict)
+        else None
+    )
+    gender = metrics.get("gender")
+    record["gender"] = (
+        {column: _int_or_none(gender.get(api_key)) for api_key, column in GENDER_KEYS.items()}
+        if isinstance(gender, dict)
+        else None
+    )
+    return record
+
+
+class AngusEntities(Endpoint):
+    name = "angus_entities"
+    primary_keys = ("client_id", "time_bucket", "bucket_start")
+    replication_key = "bucket_start"
+    partition_key = "client_id"
+    vendor = "Angus"
+    path = ENTITIES_PATH
+
+    def __init__(self, settings: Settings, connections: Connections) -> None:
+        self.settings = settings
+        self.connections = connections
+
+    def partitions(self) -> list[dict[str, Any]]:
+        return [{"client_id": camera.client_id} for camera in self.settings.angus_cameras]
+
+    def unconfigured_reason(self) -> str:
+        return "no Angus camera streams configured (set angus_username and angus_streams)"
+
+    def client(self, partition: Partition) -> VendorClient:
+        return self.connections.angus(partition["client_id"])
+
+    def _floor(self, moment: dt.datetime) -> dt.datetime:
+        return (
+            floor_hour(moment)
+            if self.settings.angus_time_bucket == "by_hour"
+            else floor_day(moment)
+        )
+
+    def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
+        start = resume_point(
+            start=self.settings.start,
+            bookmark=parse_datetime(bookmark) if bookmark else None,
+            lookback=self.settings.angus_lookback,
+        )
+        return [
+            Window(partition=partition, start=lower, end=upper)
+            for lower, upper in day_aligned_windows(
+                self._floor(start), self.settings.end, self.settings.angus_window_days
+            )
+        ]
+
+    def _params(self, window: Window, page: int) -> list[tuple[str, str]]:
+        params = [
+            ("metrics", ",".join(self.settings.angus_metrics)),
+            ("from_date", isoformat_utc(window.start)),
+            ("to_date", isoformat_utc(window.end)),
+            ("time", self.settings.angus_time_bucket),
+        ]
+        if page > 1:
+            params.append(("page", str(page)))
+        return params
+
+    def first_request(self, window: Window) -> ApiRequest:
+        return ApiRequest(self.path, self._params(window, 1))
+
+    def follow_up_requests(self, window: Window, first_payload: Any) -> list[ApiRequest]:
+        pages = first_payload.get("nb_of_pages") if isinstance(first_payload, dict) else None
+        if not isinstance(pages, int) or pages < 0:
+            raise self.malformed(f"nb_of_pages is {pages!r}, expected a whole number")
+        return [ApiRequest(self.path, self._params(window, p)) for p in range(2, pages + 1)]
+
+    def parse(self, window: Window, payload: Any) -> Iterator[Record]:
+        entities = payload.get("entities") if isinstance(payload, dict) else None
+        if not isinstance(entities, dict):
+            raise self.malformed("the body has no 'entities' object")
+        client_id = window.partition["client_id"]
+        time_bucket = self.settings.angus_time_bucket
+        lower, upper = self._floor(window.start), window.end
+        buckets = []
+        for key, metrics in entities.items():
+            try:
+                bucket_start = parse_datetime(key)
+            except (TypeError, ValueError):
+                raise self.malformed(f"bucket key {key!r} is not a date-time") from None
+            if not isinstance(metrics, dict):
+                raise self.malformed(f"bucket {key!r} is not an object")
+            # A bucket outside the window belongs to a neighbour and is emitted there.
+            if lower <= bucket_start < upper:
+                buckets.append((bucket_start, metrics))
+        buckets.sort(key=lambda item: item[0])
+        for bucket_start, metrics in buckets:
+            try:
+                yield bucket_record(client_id, time_bucket, bucket_start, metrics)
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise self.malformed(f"bucket {isoformat_utc(bucket_start)}: {exc}") from None

@@ -1,0 +1,79 @@
+"""An endpoint declared as data plus three small behaviours: plan, request, parse.
+
+This layer produces records and window bookkeeping and knows nothing about Singer, so a
+second output protocol can drive the same endpoints. A Singer stream (`tap_audience.stream`)
+adapts one endpoint: it supplies the bookmark and emits what the endpoint yields.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from tap_audience.core.errors import MalformedResponseError
+from tap_audience.core.http import ApiRequest, VendorClient, malformed
+from tap_audience.core.windows import Window
+
+Record = dict[str, Any]
+Partition = Mapping[str, Any]
+
+
+class Endpoint(abc.ABC):
+    """One vendor endpoint. Subclasses set the class attributes and implement the hooks."""
+
+    name: ClassVar[str]
+    primary_keys: ClassVar[tuple[str, ...]]
+    replication_key: ClassVar[str | None] = None
+    partition_key: ClassVar[str]
+    vendor: ClassVar[str]
+
+    @abc.abstractmethod
+    def partitions(self) -> list[dict[str, Any]]:
+        """One dict per partition, e.g. `{"client_id": ...}`; empty when not configured."""
+
+    def unconfigured_reason(self) -> str:
+        """Why `partitions()` is empty, for the one INFO line the tap logs."""
+        return f"no {self.partition_key} configured"
+
+    @abc.abstractmethod
+    def client(self, partition: Partition) -> VendorClient:
+        """The client (base URL + authenticator) that serves this partition."""
+
+    @abc.abstractmethod
+    def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
+        """The windows to fetch, oldest first, given the partition's bookmark (or None)."""
+
+    @abc.abstractmethod
+    def first_request(self, window: Window) -> ApiRequest:
+        """The request that opens a window (page 1)."""
+
+    def follow_up_requests(self, window: Window, first_payload: Any) -> list[ApiRequest]:
+        """Requests the first response makes necessary (pages 2..n). None by default."""
+        return []
+
+    @abc.abstractmethod
+    def parse(self, window: Window, payload: Any) -> Iterator[Record]:
+        """Records of one response, in emission order, with their final types."""
+
+    @property
+    @abc.abstractmethod
+    def path(self) -> str:
+        """The endpoint's path, used in requests and in error messages."""
+
+    def malformed(self, what: str) -> MalformedResponseError:
+        return malformed(what, vendor=self.vendor, path=self.path)
+
+    def check_access(self, error: Exception, partition: Partition) -> Exception:
+        """Translate a vendor error on this partition (e.g. into NotEntitledError)."""
+        return error
+
+
+def resume_point(
+    *, start: dt.datetime, bookmark: dt.datetime | None, lookback: dt.timedelta
+) -> dt.datetime:
+    """`max(start, bookmark − lookback)`: re-read the lookback, never before start."""
+    if bookmark is None:
+        return start
+    return max(start, bookmark - lookback)

@@ -1,0 +1,38 @@
+"""The tap's error taxonomy. Every error carries a message a person can act on."""
+
+from __future__ import annotations
+
+
+class TapAudienceError(Exception):
+    """Base class: `str(error)` is the one readable line shown to the user."""
+
+
+class ConfigurationError(TapAudienceError):
+    """The config is invalid; the message names the setting and how to fix it."""
+
+
+class CredentialsError(TapAudienceError):
+    """A vendor rejected (or we know it would reject) the configured credentials."""
+
+
+class VendorError(TapAudienceError):
+    """A vendor answered with an error status that retrying will not fix."""
+
+    def __init__(self, *, vendor: str, status: int, path: str, vendor_message: str) -> None:
+        self.vendor = vendor
+        self.status = status
+        self.path = path
+        self.vendor_message = vendor_message
+        super().__init__(f"{vendor} answered HTTP {status} for {path}: {vendor_message}")
+
+
+class NotEntitledError(TapAudienceError):
+    """The account may not read this partition (e.g. LOCUS 403 "Access not allowed")."""
+
+
+class MalformedResponseError(TapAudienceError):
+    """A response that is not what the vendor documents (not JSON, wrong shape)."""
+
+
+class RetriesExhaustedError(TapAudienceError):
+    """A request kept failing with retryable errors until the retry budget ran out."""

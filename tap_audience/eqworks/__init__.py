@@ -1,0 +1,1 @@
+"""EQ Works EQ API: ATOM campaign insights and LOCUS household segments."""

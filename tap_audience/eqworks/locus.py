@@ -1,0 +1,94 @@
+"""LOCUS household segments: `GET /prod/segment/hh-segments?coords[]=lat,lon`, full table.
+
+One request per configured coordinate (so one refused coordinate costs only itself). The
+account's entitlement is per white-label: a 403 `Access not allowed` skips that coordinate
+with a warning rather than failing the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from tap_audience.connections import Connections
+from tap_audience.core.endpoint import Endpoint, Partition, Record
+from tap_audience.core.errors import NotEntitledError, VendorError
+from tap_audience.core.http import ApiRequest, VendorClient
+from tap_audience.core.windows import Window
+from tap_audience.settings import Coordinate, Settings, parse_coordinate
+
+HH_SEGMENTS_PATH = "/prod/segment/hh-segments"
+
+
+def segment_record(
+    coordinate: Coordinate, place: dict[str, Any], segment: dict[str, Any]
+) -> Record:
+    households = segment.get("households")
+    percent = segment.get("percent")
+    return {
+        "coords": coordinate.text,
+        "lat": float(place.get("lat", coordinate.lat)),
+        "lon": float(place.get("lon", coordinate.lon)),
+        "segment_id": int(segment["segment_id"]),
+        "segment_name": segment.get("segment_name"),
+        "households": None if households is None else int(households),
+        "percent": None if percent is None else float(percent),
+    }
+
+
+class LocusHouseholdSegments(Endpoint):
+    name = "locus_hh_segments"
+    primary_keys = ("coords", "segment_id")
+    replication_key = None
+    partition_key = "coords"
+    vendor = "EQ LOCUS"
+    path = HH_SEGMENTS_PATH
+
+    def __init__(self, settings: Settings, connections: Connections) -> None:
+        self.settings = settings
+        self.connections = connections
+
+    def partitions(self) -> list[dict[str, Any]]:
+        if not self.settings.locus_jwt:
+            return []
+        return [{"coords": c.text} for c in self.settings.locus_coords]
+
+    def unconfigured_reason(self) -> str:
+        if not self.settings.locus_jwt:
+            return "no LOCUS token configured (set locus_jwt or eq_jwt)"
+        return "no coordinates configured (set locus_coords)"
+
+    def client(self, partition: Partition) -> VendorClient:
+        return self.connections.locus()
+
+    def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
+        return [Window(partition=partition, start=self.settings.end, end=self.settings.end)]
+
+    def first_request(self, window: Window) -> ApiRequest:
+        return ApiRequest(self.path, [("coords[]", window.partition["coords"])])
+
+    def parse(self, window: Window, payload: Any) -> Iterator[Record]:
+        if not isinstance(payload, list):
+            raise self.malformed(f"expected a JSON array, got {type(payload).__name__}")
+        coordinate = parse_coordinate(window.partition["coords"])
+        for place in payload:
+            segments = place.get("segments") if isinstance(place, dict) else None
+            if not isinstance(segments, list):
+                raise self.malformed("an entry has no 'segments' array")
+            for segment in segments:
+                try:
+                    yield segment_record(coordinate, place, segment)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    raise self.malformed(f"a segment lacks a valid segment_id ({exc})") from None
+
+    def check_access(self, error: Exception, partition: Partition) -> Exception:
+        if (
+            isinstance(error, VendorError)
+            and error.status == 403
+            and "access not allowed" in error.vendor_message.lower()
+        ):
+            return NotEntitledError(
+                f"LOCUS refused coordinate {partition['coords']} (Access not allowed): this "
+                "account is not entitled to household segments there"
+            )
+        return error

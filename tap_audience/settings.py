@@ -1,0 +1,324 @@
+"""The tap's public settings: their JSON schema, their checks, and their typed, resolved form.
+
+`CONFIG_SCHEMA` is the interface users see (`--about`, `meltano.yml`, the README table).
+`Settings` is what the rest of the code reads: defaults applied, times resolved to aware UTC
+once per run, coordinates parsed. Nothing outside this module reads the raw config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from singer_sdk import typing as th
+
+from tap_audience.core.timeutil import parse_datetime, utc_now
+
+ANGUS_METRICS = (
+    "passing_by",
+    "interested",
+    "stop_time",
+    "attention_time",
+    "category",
+    "gender",
+    "satisfaction",
+)
+ANGUS_TIME_BUCKETS = ("by_hour", "by_day")
+DEFAULT_START_DAYS_AGO = 30
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        description="First data to extract when there is no bookmark. "
+        f"Default: {DEFAULT_START_DAYS_AGO} days before now.",
+    ),
+    th.Property(
+        "end_date",
+        th.DateTimeType,
+        description="Last data to extract (exclusive). Default: now, read once at start.",
+    ),
+    th.Property(
+        "angus_username",
+        th.StringType,
+        description="Angus console login (the account's email address).",
+    ),
+    th.Property(
+        "angus_streams",
+        th.ArrayType(
+            th.ObjectType(
+                th.Property("client_id", th.StringType, required=True),
+                th.Property("access_token", th.StringType, required=True, secret=True),
+            )
+        ),
+        default=[],
+        description="One `{client_id, access_token}` per Angus camera stream; each is a "
+        "partition with its own JWT.",
+        secret=True,
+    ),
+    th.Property(
+        "angus_time_bucket",
+        th.StringType,
+        default="by_hour",
+        allowed_values=list(ANGUS_TIME_BUCKETS),
+        description="Bucket size requested from the Angus API.",
+    ),
+    th.Property(
+        "angus_metrics",
+        th.ArrayType(th.StringType(allowed_values=list(ANGUS_METRICS))),
+        default=list(ANGUS_METRICS),
+        description="Angus metrics to request; metrics not requested are null.",
+    ),
+    th.Property(
+        "angus_lookback_hours",
+        th.IntegerType(minimum=0),
+        default=2,
+        description="Re-read this many hours before the bookmark (the newest bucket is "
+        "partial when it is read).",
+    ),
+    th.Property(
+        "angus_window_days",
+        th.IntegerType(minimum=1),
+        default=7,
+        description="UTC days per Angus request window; each window is paged to the end "
+        "and bookmarked once emitted.",
+    ),
+    th.Property(
+        "angus_auth_url",
+        th.StringType,
+        default="https://console.angus.ai",
+        description="Base URL of the Angus token endpoint.",
+    ),
+    th.Property(
+        "angus_api_url",
+        th.StringType,
+        default="https://data.angus.ai",
+        description="Base URL of the Angus Data API.",
+    ),
+    th.Property("eq_user", th.StringType, description="EQ account email (`eq-api-user`)."),
+    th.Property("eq_jwt", th.StringType, secret=True, description="ATOM-scoped EQ JWT."),
+    th.Property(
+        "locus_jwt",
+        th.StringType,
+        secret=True,
+        description="LOCUS-scoped EQ JWT (tokens are scoped to one product). Default: eq_jwt.",
+    ),
+    th.Property(
+        "eq_campaign_ids",
+        th.ArrayType(th.IntegerType),
+        default=[],
+        description="ATOM campaign codes; each is a partition of every insights stream.",
+    ),
+    th.Property(
+        "eq_window_days",
+        th.IntegerType(minimum=1),
+        default=7,
+        description="Days per ATOM insights request.",
+    ),
+    th.Property(
+        "eq_lookback_days",
+        th.IntegerType(minimum=0),
+        default=3,
+        description="Re-read this many days before the bookmark (ATOM revises recent days).",
+    ),
+    th.Property(
+        "locus_coords",
+        th.ArrayType(th.StringType),
+        default=[],
+        description='LOCUS coordinates as `"lat,lon"` strings; one partition each.',
+    ),
+    th.Property(
+        "eq_auth_url",
+        th.StringType,
+        default="https://auth.eqworks.io/prod",
+        description="Base URL of EQ's keywarden auth service (with its stage).",
+    ),
+    th.Property(
+        "eq_api_url",
+        th.StringType,
+        default="https://api.eqworks.io",
+        description="Base URL of the ATOM API (overseer).",
+    ),
+    th.Property(
+        "locus_api_url",
+        th.StringType,
+        default="https://api.locus.place",
+        description="Base URL of the LOCUS API.",
+    ),
+    th.Property(
+        "request_timeout_seconds",
+        th.NumberType,
+        default=60,
+        description="Seconds to wait for a response before retrying.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType(minimum=0),
+        default=8,
+        description="Retries per request on 429, 5xx, timeouts and dropped connections.",
+    ),
+    th.Property(
+        "max_retry_wait_seconds",
+        th.NumberType,
+        default=300,
+        description="Longest single wait between retries (also caps `Retry-After`).",
+    ),
+    th.Property(
+        "sandbox",
+        th.BooleanType,
+        default=False,
+        description="Start the built-in sandbox on a free loopback port and point every URL "
+        "and credential at it (demo and tests; no internet needed).",
+    ),
+    th.Property(
+        "sandbox_seed",
+        th.IntegerType,
+        default=0,
+        description="Seed of the sandbox's deterministic data.",
+    ),
+).to_dict()
+
+
+@dataclass(frozen=True)
+class AngusCamera:
+    client_id: str
+    access_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Coordinate:
+    text: str
+    lat: float
+    lon: float
+
+
+def parse_coordinate(text: str) -> Coordinate:
+    """`"43.65,-79.38"` → Coordinate; raises ValueError with a readable reason."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 2:
+        raise ValueError(f'locus_coords entry {text!r} must be "lat,lon", e.g. "43.6532,-79.3832"')
+    try:
+        lat, lon = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ValueError(
+            f"locus_coords entry {text!r}: latitude and longitude must be numbers"
+        ) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError(
+            f"locus_coords entry {text!r}: latitude must be in [-90, 90], longitude in [-180, 180]"
+        )
+    return Coordinate(text=f"{parts[0]},{parts[1]}", lat=lat, lon=lon)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Times are aware UTC; `end` is fixed once per run."""
+
+    start: dt.datetime
+    end: dt.datetime
+    angus_username: str | None
+    angus_cameras: tuple[AngusCamera, ...]
+    angus_time_bucket: str
+    angus_metrics: tuple[str, ...]
+    angus_lookback: dt.timedelta
+    angus_window_days: int
+    angus_auth_url: str
+    angus_api_url: str
+    eq_user: str | None
+    eq_jwt: str | None = field(repr=False)
+    locus_jwt: str | None = field(repr=False)
+    eq_campaign_ids: tuple[int, ...]
+    eq_window_days: int
+    eq_lookback: dt.timedelta
+    locus_coords: tuple[Coordinate, ...]
+    eq_auth_url: str
+    eq_api_url: str
+    locus_api_url: str
+    request_timeout_seconds: float
+    max_retries: int
+    max_retry_wait_seconds: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, now: dt.datetime | None = None) -> Settings:
+        now = now or utc_now()
+
+        def get(name: str) -> Any:
+            value = config.get(name)
+            return CONFIG_SCHEMA["properties"][name].get("default") if value is None else value
+
+        start_value = config.get("start_date")
+        end_value = config.get("end_date")
+        eq_jwt = config.get("eq_jwt") or None
+        return cls(
+            start=parse_datetime(start_value)
+            if start_value
+            else now - dt.timedelta(days=DEFAULT_START_DAYS_AGO),
+            end=parse_datetime(end_value) if end_value else now,
+            angus_username=config.get("angus_username") or None,
+            angus_cameras=tuple(
+                AngusCamera(str(s["client_id"]), str(s["access_token"]))
+                for s in get("angus_streams")
+            ),
+            angus_time_bucket=get("angus_time_bucket"),
+            angus_metrics=tuple(get("angus_metrics")),
+            angus_lookback=dt.timedelta(hours=int(get("angus_lookback_hours"))),
+            angus_window_days=int(get("angus_window_days")),
+            angus_auth_url=get("angus_auth_url"),
+            angus_api_url=get("angus_api_url"),
+            eq_user=config.get("eq_user") or None,
+            eq_jwt=eq_jwt,
+            locus_jwt=config.get("locus_jwt") or eq_jwt,
+            eq_campaign_ids=tuple(int(c) for c in get("eq_campaign_ids")),
+            eq_window_days=int(get("eq_window_days")),
+            eq_lookback=dt.timedelta(days=int(get("eq_lookback_days"))),
+            locus_coords=tuple(parse_coordinate(c) for c in get("locus_coords")),
+            eq_auth_url=get("eq_auth_url"),
+            eq_api_url=get("eq_api_url"),
+            locus_api_url=get("locus_api_url"),
+            request_timeout_seconds=float(get("request_timeout_seconds")),
+            max_retries=int(get("max_retries")),
+            max_retry_wait_seconds=float(get("max_retry_wait_seconds")),
+        )
+
+    def secrets(self) -> list[str]:
+        values = [c.access_token for c in self.angus_cameras]
+        return [v for v in (*values, self.eq_jwt, self.locus_jwt) if v]
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def semantic_errors(config: Mapping[str, Any]) -> list[str]:
+    """Checks JSON Schema cannot express; one readable line per problem, no secret values."""
+    errors: list[str] = []
+    for name in ("angus_username", "eq_user"):
+        value = config.get(name)
+        if value and "@" not in str(value):
+            errors.append(f"{name} must be an email address (got {value!r})")
+    for coords in config.get("locus_coords") or []:
+        try:
+            parse_coordinate(coords)
+        except ValueError as exc:
+            errors.append(str(exc))
+    try:
+        start = parse_datetime(config["start_date"]) if config.get("start_date") else None
+        end = parse_datetime(config["end_date"]) if config.get("end_date") else None
+    except (TypeError, ValueError):
+        errors.append(
+            "start_date and end_date must be ISO 8601 date-times, e.g. 2026-01-31T00:00:00Z"
+        )
+    else:
+        if start and end and end <= start:
+            errors.append(
+                f"end_date ({end.isoformat()}) must be after start_date ({start.isoformat()})"
+            )
+    cameras = config.get("angus_streams") or []
+    if cameras and not config.get("angus_username"):
+        errors.append("angus_streams is set but angus_username is not: set the console login email")
+    ids = [c.get("client_id") for c in cameras if isinstance(c, Mapping)]
+    if len(ids) != len(set(ids)):
+        errors.append("angus_streams lists the same client_id twice; each camera stream once")
+    return errors

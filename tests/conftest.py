@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from tap_audience.sandbox import Sandbox
+
+# A fixed data clock in the middle of an hour, so the newest bucket is partial.
+NOW = dt.datetime(2026, 11, 20, 10, 30, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(seed=7, now=NOW) as running:
+        yield running
+    assert not running.errors, running.errors

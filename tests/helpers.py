@@ -1,0 +1,68 @@
+"""Run the tap in-process against a sandbox and collect the Singer messages it writes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_audience.tap import TapAudience
+
+START = "2026-11-01T00:00:00+00:00"
+
+
+@dataclass
+class SyncResult:
+    messages: list[dict[str, Any]]
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    states: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def final_state(self) -> dict[str, Any]:
+        return self.states[-1] if self.states else {}
+
+
+def parse_messages(text: str) -> SyncResult:
+    messages = [json.loads(line) for line in text.splitlines() if line.strip()]
+    result = SyncResult(messages=messages)
+    for message in messages:
+        if message["type"] == "RECORD":
+            result.records[message["stream"]].append(message["record"])
+        elif message["type"] == "STATE":
+            result.states.append(message["value"])
+    return result
+
+
+def sandbox_config(sandbox: Any, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        **sandbox.credentials(),
+        "start_date": START,
+        "end_date": sandbox.now.isoformat(),
+        "max_retries": 2,
+    }
+    config.update(overrides)
+    return config
+
+
+def run_tap(
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    streams: list[str] | None = None,
+) -> SyncResult:
+    tap = TapAudience(config=config, state=state)
+    if streams is not None:
+        for name, stream in tap.streams.items():
+            stream.selected = name in streams
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        tap.sync_all()
+    tap.runtime.close()
+    return parse_messages(out.getvalue())
+
+
+def by_key(records: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[tuple[Any, ...], dict]:
+    """Upsert semantics: the last record per primary key wins, like the targets."""
+    return {tuple(r[k] for k in keys): r for r in records}

@@ -1,0 +1,124 @@
+"""ATOM insights and LOCUS household segments against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tap_audience.core.errors import CredentialsError, TapAudienceError
+from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
+from tests.helpers import by_key, run_tap, sandbox_config
+
+INSIGHT_STREAMS = [f"eq_{d}" for d in INSIGHT_DIMENSIONS]
+INSIGHT_KEYS = ("campaign_id", "date", "dimension_value")
+FIRST_DAY = dt.date(2026, 11, 1)
+
+
+def sort_rows(rows):
+    return sorted(rows, key=lambda r: (r["campaign_id"], r["date"], r["dimension_value"]))
+
+
+def expected_insights(sandbox, dimension, start=FIRST_DAY):
+    rows = []
+    for campaign_id in sandbox.credentials()["eq_campaign_ids"]:
+        rows += sandbox.expected_insights(dimension, campaign_id, start, sandbox.now.date())
+    return sort_rows(rows)
+
+
+def test_every_insights_stream_matches_the_sandbox(sandbox):
+    result = run_tap(sandbox_config(sandbox), streams=INSIGHT_STREAMS)
+    for dimension in INSIGHT_DIMENSIONS:
+        got = result.records[f"eq_{dimension}"]
+        assert got, dimension
+        assert sort_rows(got) == expected_insights(sandbox, dimension)
+        assert len(by_key(got, INSIGHT_KEYS)) == len(got)  # no duplicates inside one run
+
+
+def test_insights_requests_are_windows_of_eq_window_days(sandbox):
+    run_tap(sandbox_config(sandbox, eq_window_days=5), streams=["eq_os"])
+    calls = [r.query for r in sandbox.requests if r.path == "/eq-api/beta/insights/os"]
+    ranges = sorted({(q["start"][0], q["end"][0]) for q in calls})
+    assert ranges == [
+        ("2026-11-01", "2026-11-05"),
+        ("2026-11-06", "2026-11-10"),
+        ("2026-11-11", "2026-11-15"),
+        ("2026-11-16", "2026-11-20"),
+    ]
+    assert len(calls) == 4 * 3  # per campaign
+
+
+def test_insights_resume_with_lookback_and_pick_up_revisions(sandbox):
+    first = run_tap(sandbox_config(sandbox), streams=["eq_browser"])
+    bookmarks = {
+        p["context"]["campaign_id"]: p["replication_key_value"]
+        for p in first.final_state["bookmarks"]["eq_browser"]["partitions"]
+    }
+    assert bookmarks == {37054: "2026-11-20", 41001: "2026-11-10", 52210: "2026-11-20"}
+    sandbox.advance(dt.timedelta(days=2))
+    second = run_tap(
+        sandbox_config(sandbox, end_date=sandbox.now.isoformat()),
+        state=first.final_state,
+        streams=["eq_browser"],
+    )
+    for campaign_id, bookmark in bookmarks.items():
+        dates = {r["date"] for r in second.records["eq_browser"] if r["campaign_id"] == campaign_id}
+        earliest = (dt.date.fromisoformat(bookmark) - dt.timedelta(days=3)).isoformat()
+        assert min(dates) >= earliest
+    merged = by_key(first.records["eq_browser"] + second.records["eq_browser"], INSIGHT_KEYS)
+    expected = by_key(expected_insights(sandbox, "browser"), INSIGHT_KEYS)
+    assert merged == expected
+
+
+def test_locus_segments_match_the_sandbox(sandbox):
+    config = sandbox_config(sandbox)
+    result = run_tap(config, streams=["locus_hh_segments"])
+    expected = []
+    for coords in config["locus_coords"]:
+        expected += sandbox.expected_hh_segments(coords)
+    key = ("coords", "segment_id")
+    got = result.records["locus_hh_segments"]
+    assert sorted(got, key=lambda r: [r[k] for k in key]) == sorted(
+        expected, key=lambda r: [r[k] for k in key]
+    )
+
+
+def test_a_coordinate_without_entitlement_is_skipped_with_a_warning(sandbox, caplog):
+    config = sandbox_config(sandbox)
+    config["locus_coords"] = ["40.7128,-74.0060", *config["locus_coords"]]  # New York
+    with caplog.at_level("WARNING"):
+        result = run_tap(config, streams=["locus_hh_segments"])
+    assert "LOCUS refused coordinate 40.7128,-74.0060" in caplog.text
+    coords = {r["coords"] for r in result.records["locus_hh_segments"]}
+    assert coords == set(config["locus_coords"][1:])
+
+
+def test_an_expired_eq_token_fails_at_start_with_instructions(sandbox):
+    config = sandbox_config(sandbox)
+    config["eq_jwt"] = sandbox.mint_eq_token("analyst@eq.example", "atom", ttl_seconds=-60)
+    with pytest.raises(CredentialsError) as failure:
+        run_tap(config, streams=["eq_os"])
+    message = str(failure.value)
+    assert "eq_jwt (the EQ atom token) expired" in message
+    assert "/login?user=" in message
+    assert config["eq_jwt"] not in message
+
+
+def test_an_unknown_campaign_names_the_stream_and_partition(sandbox):
+    with pytest.raises(TapAudienceError) as failure:
+        run_tap(sandbox_config(sandbox, eq_campaign_ids=[99999]), streams=["eq_os"])
+    message = str(failure.value)
+    assert "eq_os campaign_id=99999" in message
+    assert "/beta/insights/os" in message
+
+
+def test_no_eq_token_means_no_partitions(sandbox, caplog):
+    config = sandbox_config(sandbox)
+    for key in ("eq_jwt", "locus_jwt", "eq_user"):
+        config.pop(key)
+    with caplog.at_level("INFO"):
+        result = run_tap(config, streams=["eq_os", "locus_hh_segments"])
+    assert not result.records["eq_os"]
+    assert not result.records["locus_hh_segments"]
+    assert "no EQ ATOM token configured" in caplog.text
+    assert "no LOCUS token configured" in caplog.text
