@@ -292,21 +292,25 @@ class Settings:
 
 
 def semantic_errors(config: Mapping[str, Any]) -> list[str]:
-    """Checks JSON Schema cannot express; one readable line per problem, no secret values."""
+    """Checks JSON Schema cannot express; one readable line per problem, no secret values.
+
+    Values of the wrong type are left to the schema validator, which reports them.
+    """
     errors: list[str] = []
     for name in ("angus_username", "eq_user"):
         value = config.get(name)
-        if value and "@" not in str(value):
+        if isinstance(value, str) and value and "@" not in value:
             errors.append(f"{name} must be an email address (got {value!r})")
-    for coords in config.get("locus_coords") or []:
+    coords = config.get("locus_coords")
+    for entry in coords if isinstance(coords, list) else []:
         try:
-            parse_coordinate(coords)
+            parse_coordinate(entry)
         except ValueError as exc:
             errors.append(str(exc))
     try:
         start = parse_datetime(config["start_date"]) if config.get("start_date") else None
         end = parse_datetime(config["end_date"]) if config.get("end_date") else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):
         errors.append(
             "start_date and end_date must be ISO 8601 date-times, e.g. 2026-01-31T00:00:00Z"
         )
@@ -315,10 +319,13 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
             errors.append(
                 f"end_date ({end.isoformat()}) must be after start_date ({start.isoformat()})"
             )
-    cameras = config.get("angus_streams") or []
+    cameras = config.get("angus_streams")
+    cameras = [c for c in cameras if isinstance(c, Mapping)] if isinstance(cameras, list) else []
     if cameras and not config.get("angus_username"):
-        errors.append("angus_streams is set but angus_username is not: set the console login email")
-    ids = [c.get("client_id") for c in cameras if isinstance(c, Mapping)]
+        errors.append(
+            "angus_streams is set but angus_username is not: set the Angus console login email"
+        )
+    ids = [c.get("client_id") for c in cameras]
     if len(ids) != len(set(ids)):
-        errors.append("angus_streams lists the same client_id twice; each camera stream once")
+        errors.append("angus_streams lists the same client_id twice; list each camera stream once")
     return errors

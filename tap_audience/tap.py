@@ -33,9 +33,7 @@ class TapAudience(Tap):
             errors = super()._validate_config(raise_errors=False)
         except ConfigValidationError as exc:  # pragma: no cover - raise_errors=False
             errors = list(exc.errors)
-        errors = [REDACTOR.redact(e) for e in errors]
-        if not errors:
-            errors = semantic_errors(self._config)
+        errors = [REDACTOR.redact(e) for e in [*errors, *semantic_errors(self._config)]]
         if errors and raise_errors:
             raise ConfigValidationError(
                 "Config validation failed", errors=errors, schema=self.config_jsonschema

@@ -1,0 +1,5 @@
+"""`python -m tap_audience` runs the tap's command line."""
+
+from tap_audience.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""The built wheel carries the schemas: install it in a fresh virtualenv and discover."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_discover_from_an_installed_wheel(tmp_path):
+    wheels = tmp_path / "dist"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = wheels.glob("tap_audience-*.whl")
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    pip = [str(env_dir / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", "--quiet", str(wheel)], check=True, timeout=600)
+    installed = subprocess.run(
+        [*pip, "list", "--format=json"], check=True, capture_output=True, text=True
+    )
+    names = {p["name"].lower() for p in json.loads(installed.stdout)}
+    assert "python-backoff" in names
+    assert "backoff" not in names  # the separate distribution would overwrite singer-sdk's
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    # Run from an unrelated directory so the repository's schemas/ cannot be picked up.
+    discovered = subprocess.run(
+        [str(env_dir / "bin" / "tap-audience"), "--config", str(config), "--discover"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    catalog = json.loads(discovered.stdout)
+    streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
+    assert len(streams) == 11
+    assert "bucket_start" in streams["angus_entities"]["schema"]["properties"]
