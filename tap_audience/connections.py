@@ -7,7 +7,9 @@ ask for it.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+from collections.abc import Callable
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -15,18 +17,26 @@ from requests.adapters import HTTPAdapter
 from tap_audience.angus.auth import AngusStreamAuthenticator
 from tap_audience.core.errors import ConfigurationError
 from tap_audience.core.http import RetryPolicy, VendorClient
-from tap_audience.eqworks.auth import EqTokenAuthenticator
+from tap_audience.eqworks.auth import EqToken, EqTokenAuthenticator
 from tap_audience.settings import Settings
 
 USER_AGENT = "tap-audience/0.1"
 
 
 class Connections:
-    def __init__(self, settings: Settings, *, pool_size: int = 16) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pool_size: int = 16,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings
+        self._on_retry = on_retry
         self._pool_size = pool_size
         self._sessions: dict[str, requests.Session] = {}
         self._clients: dict[tuple[str, str], VendorClient] = {}
+        self._eq_tokens: dict[str, EqToken] = {}
         self._lock = threading.Lock()
 
     @property
@@ -54,6 +64,7 @@ class Connections:
             auth=auth,
             timeout_seconds=self.settings.request_timeout_seconds,
             retry=self.retry_policy,
+            on_retry=self._on_retry,
         )
 
     def angus(self, client_id: str) -> VendorClient:
@@ -71,32 +82,43 @@ class Connections:
             return self._clients[key]
 
     def atom(self) -> VendorClient:
-        return self._eq_client(
-            "atom", self.settings.eq_jwt, "eq_jwt", self.settings.eq_api_url, "EQ ATOM"
-        )
+        return self._eq_client("atom", self.settings.eq_api_url, "EQ ATOM")
 
     def locus(self) -> VendorClient:
-        return self._eq_client(
-            "locus", self.settings.locus_jwt, "locus_jwt", self.settings.locus_api_url, "EQ LOCUS"
-        )
+        return self._eq_client("locus", self.settings.locus_api_url, "EQ LOCUS")
 
-    def _eq_client(
-        self, product: str, token: str | None, setting: str, base_url: str, vendor: str
-    ) -> VendorClient:
+    def eq_token(self, product: str) -> EqToken:
+        """The product's token, checked (and refreshed if it expires soon) on first use."""
+        with self._lock:
+            if product not in self._eq_tokens:
+                settings = self.settings
+                token = settings.eq_jwt if product == "atom" else settings.locus_jwt
+                setting = "eq_jwt" if product == "atom" else "locus_jwt"
+                token_file = (
+                    settings.eq_token_file if product == "atom" else settings.locus_token_file
+                )
+                if not token:
+                    raise ConfigurationError(f"{setting} is not set")
+                eq_token = EqToken(
+                    product=product,
+                    token=token,
+                    setting=setting,
+                    keywarden=self._client("EQ keywarden", settings.eq_auth_url),
+                    token_file=token_file,
+                    refresh_within=dt.timedelta(days=settings.eq_refresh_days),
+                )
+                eq_token.prepare()
+                self._eq_tokens[product] = eq_token
+            return self._eq_tokens[product]
+
+    def _eq_client(self, product: str, base_url: str, vendor: str) -> VendorClient:
+        token = self.eq_token(product)
         with self._lock:
             key = ("eq", product)
             if key not in self._clients:
-                if not token:
-                    raise ConfigurationError(f"{setting} is not set")
-                auth = EqTokenAuthenticator(
-                    token=token,
-                    # LOCUS identifies the user from the token alone.
-                    user=self.settings.eq_user if product == "atom" else None,
-                    product=product,
-                    setting=setting,
-                    auth_url=self.settings.eq_auth_url,
-                )
-                auth.check_not_expired()
+                # LOCUS identifies the user from the token alone.
+                user = self.settings.eq_user if product == "atom" else None
+                auth = EqTokenAuthenticator(token=token, user=user)
                 self._clients[key] = self._client(vendor, base_url, auth)
             return self._clients[key]
 

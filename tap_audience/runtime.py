@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tap_audience.connections import Connections
 from tap_audience.core.redaction import REDACTOR
+from tap_audience.core.report import RunReport
+from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
 from tap_audience.settings import Settings
 
 LOGGER = logging.getLogger("tap_audience")
+
+INSIGHT_STREAMS = {f"eq_{dimension}" for dimension in INSIGHT_DIMENSIONS}
 
 SANDBOX_KEYS = (
     "angus_username",
@@ -42,7 +46,16 @@ class Runtime:
             LOGGER.info("sandbox: serving both vendors at %s", self.sandbox.base_url)
         self.settings = Settings.from_config(effective)
         REDACTOR.register(self.settings.secrets())
-        self.connections = Connections(self.settings)
+        self.report = RunReport()
+        self.connections = Connections(self.settings, on_retry=self.report.count_retry)
+
+    def preflight(self, streams: Iterable[str]) -> None:
+        """Check (and refresh) each EQ token the selected streams need, before any data moves."""
+        names = set(streams)
+        if self.settings.eq_jwt and self.settings.eq_campaign_ids and names & INSIGHT_STREAMS:
+            self.connections.eq_token("atom")
+        if self.settings.locus_jwt and self.settings.locus_coords and "locus_hh_segments" in names:
+            self.connections.eq_token("locus")
 
     def close(self) -> None:
         self.connections.close()

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from singer_sdk import typing as th
@@ -167,6 +168,31 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Longest single wait between retries (also caps `Retry-After`).",
     ),
     th.Property(
+        "eq_refresh_days",
+        th.IntegerType(minimum=0),
+        default=14,
+        description="Refresh an EQ token at start when it expires within this many days "
+        "(keywarden /refresh; needs the token to be still valid).",
+    ),
+    th.Property(
+        "eq_token_file",
+        th.StringType,
+        description="File holding the ATOM token (read instead of eq_jwt when it exists); "
+        "every refreshed token is written back to it atomically, mode 0600.",
+    ),
+    th.Property(
+        "locus_token_file",
+        th.StringType,
+        description="Like eq_token_file, for the LOCUS token.",
+    ),
+    th.Property(
+        "fail_fast",
+        th.BooleanType,
+        default=False,
+        description="Stop at the first failed partition instead of skipping it, finishing the "
+        "others and exiting non-zero at the end.",
+    ),
+    th.Property(
         "sandbox",
         th.BooleanType,
         default=False,
@@ -213,6 +239,16 @@ def parse_coordinate(text: str) -> Coordinate:
     return Coordinate(text=f"{parts[0]},{parts[1]}", lat=lat, lon=lon)
 
 
+def read_token_file(path: str | None) -> str | None:
+    """The token kept in `path` (whitespace stripped), or None when there is no such file."""
+    if not path:
+        return None
+    try:
+        return Path(path).expanduser().read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings. Times are aware UTC; `end` is fixed once per run."""
@@ -240,6 +276,10 @@ class Settings:
     request_timeout_seconds: float
     max_retries: int
     max_retry_wait_seconds: float
+    eq_refresh_days: int
+    eq_token_file: str | None
+    locus_token_file: str | None
+    fail_fast: bool
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, now: dt.datetime | None = None) -> Settings:
@@ -251,7 +291,8 @@ class Settings:
 
         start_value = config.get("start_date")
         end_value = config.get("end_date")
-        eq_jwt = config.get("eq_jwt") or None
+        eq_jwt = read_token_file(config.get("eq_token_file")) or config.get("eq_jwt") or None
+        locus_jwt = read_token_file(config.get("locus_token_file")) or config.get("locus_jwt")
         return cls(
             start=parse_datetime(start_value)
             if start_value
@@ -270,7 +311,7 @@ class Settings:
             angus_api_url=get("angus_api_url"),
             eq_user=config.get("eq_user") or None,
             eq_jwt=eq_jwt,
-            locus_jwt=config.get("locus_jwt") or eq_jwt,
+            locus_jwt=locus_jwt or eq_jwt,
             eq_campaign_ids=tuple(int(c) for c in get("eq_campaign_ids")),
             eq_window_days=int(get("eq_window_days")),
             eq_lookback=dt.timedelta(days=int(get("eq_lookback_days"))),
@@ -281,6 +322,10 @@ class Settings:
             request_timeout_seconds=float(get("request_timeout_seconds")),
             max_retries=int(get("max_retries")),
             max_retry_wait_seconds=float(get("max_retry_wait_seconds")),
+            eq_refresh_days=int(get("eq_refresh_days")),
+            eq_token_file=config.get("eq_token_file") or None,
+            locus_token_file=config.get("locus_token_file") or None,
+            fail_fast=bool(get("fail_fast")),
         )
 
     def secrets(self) -> list[str]:

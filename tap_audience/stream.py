@@ -4,21 +4,27 @@ Bookkeeping is per window. When a window's last record has been written, the par
 bookmark moves to the newest replication value of that window and a STATE message goes out,
 so every STATE covers only fully emitted windows, and an interrupted run resumes at the
 first window it did not finish.
+
+A partition that fails (credentials refused, not entitled, malformed answers, retries used
+up) is logged, recorded in the run report and skipped; its bookmark stays where its last
+finished window left it, and the other partitions go on (unless `fail_fast`).
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import typing as t
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any, ClassVar
 
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
 
 from tap_audience.core.endpoint import Endpoint, Record
-from tap_audience.core.errors import NotEntitledError, TapAudienceError
+from tap_audience.core.errors import AccountCredentialsError, NotEntitledError, TapAudienceError
 from tap_audience.core.fetch import Fetcher, SequentialFetcher, WindowJob
+from tap_audience.core.interrupt import INTERRUPTS
+from tap_audience.core.report import PartitionOutcome
 from tap_audience.core.windows import Window
 
 if t.TYPE_CHECKING:
@@ -28,6 +34,10 @@ if t.TYPE_CHECKING:
 
 # Top-level `schemas/`, installed as the package `tap_audience.schemas` (see pyproject.toml).
 SCHEMAS = SchemaDirectory(importlib.resources.files("tap_audience.schemas"))
+
+
+class PartitionFailed(TapAudienceError):
+    """A partition's sync failed; the message names the stream and partition."""
 
 
 class EndpointStream(Stream):
@@ -45,7 +55,7 @@ class EndpointStream(Stream):
     @cached_property
     def endpoint(self) -> Endpoint:
         runtime = self.audience_tap.runtime
-        return self.endpoint_class(runtime.settings, runtime.connections)  # type: ignore[call-arg]
+        return self.endpoint_class(runtime.settings, runtime.connections)
 
     @property
     def fetcher(self) -> Fetcher:
@@ -70,27 +80,47 @@ class EndpointStream(Stream):
         if context is None:
             self.logger.info("%s: nothing to sync: %s", self.name, endpoint.unconfigured_reason())
             return
-        partition = dict(context)
-        bookmark = self.get_context_state(context).get("replication_key_value")
-        windows = endpoint.plan(partition, bookmark if self.replication_key else None)
-        jobs = (WindowJob(endpoint, window) for window in windows)
+        runtime = self.audience_tap.runtime
+        outcome = runtime.report.partition(self.name, context)
         try:
-            for fetched in self.fetcher.run(jobs):
-                window = fetched.job.window
-                for payload in fetched.payloads:
-                    for record in endpoint.parse(window, payload):
-                        window.note_record(record.get(self.replication_key or ""))
-                        yield record
-                window.done = True
-                self._complete_window(context, window)
-        except Exception as exc:  # classify, then either skip the partition or name it
-            error = endpoint.check_access(exc, partition)
-            if isinstance(error, NotEntitledError):
-                self.logger.warning("%s: skipping %s", self.name, error)
-                return
-            if isinstance(error, TapAudienceError):
-                raise type(error)(f"{self.name} {_describe(partition)}: {error}") from exc
-            raise
+            yield from self._partition_records(endpoint, context, outcome)
+        except AccountCredentialsError:
+            raise  # every partition depends on it: stop the run
+        except TapAudienceError as exc:
+            error = endpoint.check_access(exc, context)
+            outcome.status, outcome.error = "failed", str(error)
+            why = "not entitled" if isinstance(error, NotEntitledError) else "failed"
+            self.logger.error(
+                "%s [%s] %s, skipping it (its bookmark stays at its last finished window): %s",
+                self.name,
+                outcome.describe(),
+                why,
+                error,
+            )
+            if runtime.settings.fail_fast:
+                raise PartitionFailed(f"{self.name} [{outcome.describe()}]: {error}") from exc
+        else:
+            outcome.status = "ok"
+
+    def _partition_records(
+        self, endpoint: Endpoint, context: types.Context, outcome: PartitionOutcome
+    ) -> Iterable[Record]:
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        windows = endpoint.plan(dict(context), bookmark if self.replication_key else None)
+        outcome.windows_planned = len(windows)
+        jobs = (WindowJob(endpoint, window) for window in windows)
+        replication_key = self.replication_key or ""
+        for fetched in self.fetcher.run(jobs):
+            window = fetched.job.window
+            for payload in fetched.payloads:
+                for record in endpoint.parse(window, payload):
+                    window.note_record(record.get(replication_key))
+                    yield record
+            window.done = True
+            outcome.records += window.rows
+            outcome.windows_done += 1
+            self._complete_window(context, window)
+            INTERRUPTS.checkpoint()
 
     def _complete_window(self, context: types.Context, window: Window) -> None:
         if not self.replication_key or window.max_replication_value is None:
@@ -102,10 +132,6 @@ class EndpointStream(Stream):
             state["replication_key_value"] = window.max_replication_value
             self.state_manager.is_flushed = False
         self._write_state_message()
-
-
-def _describe(partition: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in partition.items())
 
 
 def singer_stream(endpoint_class: type[Endpoint]) -> type[EndpointStream]:

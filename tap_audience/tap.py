@@ -8,12 +8,20 @@ from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._util import load_json  # the loader the SDK's own invoke uses
 
+from tap_audience.core.errors import TapAudienceError
+from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
+from tap_audience.core.writer import BufferedSingerWriter
 from tap_audience.runtime import Runtime
 from tap_audience.settings import CONFIG_SCHEMA, semantic_errors
 from tap_audience.stream import EndpointStream
 from tap_audience.streams import STREAM_TYPES
+
+
+class RunFailedError(TapAudienceError):
+    """Some partitions failed; the others synced and their state was emitted."""
 
 
 class TapAudience(Tap):
@@ -21,10 +29,15 @@ class TapAudience(Tap):
 
     name = "tap-audience"
     config_jsonschema = CONFIG_SCHEMA
+    message_writer_class = BufferedSingerWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         install_redaction()
         super().__init__(*args, **kwargs)
+
+    def _setup_signal_handlers(self) -> None:
+        # Instead of the SDK's handler (write state, exit 0): see core/interrupt.py.
+        INTERRUPTS.install()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Register secrets first: schema errors may quote the offending value.
@@ -50,6 +63,65 @@ class TapAudience(Tap):
     def discover_streams(self) -> list[EndpointStream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
+    def run(self) -> None:
+        """Sync every selected stream, then report; raise if any partition failed.
+
+        On SIGTERM/SIGINT the STATE on stdout already covers every finished window; the
+        final STATE is written again on the way out and `SyncInterrupted` propagates.
+        """
+        selected = [name for name, stream in self.streams.items() if stream.selected]
+        try:
+            self.runtime.preflight(selected)
+            self.sync_all()
+        except SyncInterrupted as interrupted:
+            self.logger.warning(
+                "%s: stopping; the last STATE covers every window whose records were written",
+                interrupted,
+            )
+            raise
+        finally:
+            self._finish_output()
+        for line in self.runtime.report.summary_lines():
+            self.logger.info("summary: %s", line)
+        if failed := self.runtime.report.failed:
+            names = "; ".join(f"{o.stream} [{o.describe()}]" for o in failed)
+            raise RunFailedError(
+                f"{len(failed)} partition(s) failed and were skipped: {names}. Their bookmarks "
+                "did not advance past their last finished window; fix the cause and rerun."
+            )
+
+    def _finish_output(self) -> None:
+        INTERRUPTS.writing = True  # a second signal must not cut the final STATE in half
+        try:
+            self._state_writer.write_state(self.state)
+            writer = self.message_writer
+            if isinstance(writer, BufferedSingerWriter):
+                writer.flush()
+        finally:
+            INTERRUPTS.writing = False
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: Any = None,
+        catalog: Any = None,
+    ) -> None:
+        # As singer-sdk's Tap.invoke, but ending with `run()` so failures change the exit code.
+        super(Tap, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        tap = cls(
+            config=config.config if config else {},
+            state=None if state is None else load_json(state.read()),
+            catalog=None if catalog is None else load_json(catalog.read()),
+            parse_env_config=bool(config and config.parse_env),
+            validate_config=True,
+        )
+        tap.run()
+
 
 def _secret_values(config: dict[str, Any]) -> list[str]:
     values = [str(config.get(k) or "") for k in ("eq_jwt", "locus_jwt")]
@@ -57,7 +129,3 @@ def _secret_values(config: dict[str, Any]) -> list[str]:
         if isinstance(camera, dict):
             values.append(str(camera.get("access_token") or ""))
     return values
-
-
-if __name__ == "__main__":
-    TapAudience.cli()

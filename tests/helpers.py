@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_audience.tap import TapAudience
+from tap_audience.tap import RunFailedError, TapAudience
 
 START = "2026-11-01T00:00:00+00:00"
 
@@ -19,6 +19,7 @@ class SyncResult:
     messages: list[dict[str, Any]]
     records: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     states: list[dict[str, Any]] = field(default_factory=list)
+    failure: Exception | None = None
 
     @property
     def final_state(self) -> dict[str, Any]:
@@ -57,9 +58,15 @@ def run_tap(
         for name, stream in tap.streams.items():
             stream.selected = name in streams
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        tap.sync_all()
-    tap.runtime.close()
+    try:
+        with contextlib.redirect_stdout(out):
+            tap.run()
+    except RunFailedError as failure:
+        result = parse_messages(out.getvalue())
+        result.failure = failure
+        return result
+    finally:
+        tap.runtime.close()
     return parse_messages(out.getvalue())
 
 

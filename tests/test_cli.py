@@ -96,9 +96,16 @@ def test_rejected_credentials_are_one_readable_line(sandbox, tmp_path):
     process = run([], config, tmp_path)
     assert process.returncode == 1
     assert "Traceback" not in process.stderr
+    # The camera's partition fails with the reason; the other cameras and streams still sync.
     assert re.search(
-        r"ERROR .*angus_entities client_id=\S+: Angus rejected the credentials", process.stderr
+        r"ERROR .*angus_entities \[client_id=\S+\] failed, skipping it .*: Angus rejected the "
+        r"credentials of camera stream",
+        process.stderr,
     )
+    assert re.search(r"ERROR .*1 partition\(s\) failed and were skipped", process.stderr)
+    result = parse_messages(process.stdout)
+    assert len({r["client_id"] for r in result.records["angus_entities"]}) == 2
+    assert result.records["eq_os"]
     output = process.stderr + process.stdout
     for secret in ("not-the-right-access-token", config["eq_jwt"], config["locus_jwt"]):
         assert secret not in output

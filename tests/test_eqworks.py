@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tap_audience.core.errors import CredentialsError, TapAudienceError
+from tap_audience.core.errors import CredentialsError
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
 from tests.helpers import by_key, run_tap, sandbox_config
 
@@ -89,6 +89,8 @@ def test_a_coordinate_without_entitlement_is_skipped_with_a_warning(sandbox, cap
     with caplog.at_level("WARNING"):
         result = run_tap(config, streams=["locus_hh_segments"])
     assert "LOCUS refused coordinate 40.7128,-74.0060" in caplog.text
+    # Not a crash: the others synced; the run still reports the skipped coordinate.
+    assert "locus_hh_segments [coords=40.7128,-74.0060]" in str(result.failure)
     coords = {r["coords"] for r in result.records["locus_hh_segments"]}
     assert coords == set(config["locus_coords"][1:])
 
@@ -100,16 +102,22 @@ def test_an_expired_eq_token_fails_at_start_with_instructions(sandbox):
         run_tap(config, streams=["eq_os"])
     message = str(failure.value)
     assert "eq_jwt (the EQ atom token) expired" in message
-    assert "/login?user=" in message
+    assert "tap-audience eq-login --user <email> --product atom" in message
     assert config["eq_jwt"] not in message
 
 
-def test_an_unknown_campaign_names_the_stream_and_partition(sandbox):
-    with pytest.raises(TapAudienceError) as failure:
-        run_tap(sandbox_config(sandbox, eq_campaign_ids=[99999]), streams=["eq_os"])
-    message = str(failure.value)
-    assert "eq_os campaign_id=99999" in message
-    assert "/beta/insights/os" in message
+def test_an_unknown_campaign_fails_only_its_partition(sandbox, caplog):
+    with caplog.at_level("ERROR"):
+        result = run_tap(
+            sandbox_config(sandbox, eq_campaign_ids=[99999, 37054]), streams=["eq_os"]
+        )
+    assert "eq_os [campaign_id=99999] failed" in caplog.text
+    assert "/beta/insights/os" in caplog.text
+    assert "eq_os [campaign_id=99999]" in str(result.failure)
+    assert {r["campaign_id"] for r in result.records["eq_os"]} == {37054}
+    partitions = result.final_state["bookmarks"]["eq_os"]["partitions"]
+    bookmarks = {p["context"]["campaign_id"]: p.get("replication_key_value") for p in partitions}
+    assert bookmarks == {99999: None, 37054: "2026-11-20"}
 
 
 def test_no_eq_token_means_no_partitions(sandbox, caplog):

@@ -12,27 +12,51 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from tap_audience.connections import Connections
+from tap_audience.core.convert import as_float, as_int
 from tap_audience.core.endpoint import Endpoint, Partition, Record, resume_point
 from tap_audience.core.http import ApiRequest, VendorClient
 from tap_audience.core.timeutil import floor_day, floor_hour, isoformat_utc, parse_datetime
 from tap_audience.core.windows import Window, day_aligned_windows
-from tap_audience.settings import Settings
 
 ENTITIES_PATH = "/api/1/entities"
 COUNT_METRICS = ("passing_by", "interested")
 AVERAGE_METRICS = ("stop_time", "attention_time", "satisfaction")
-CATEGORY_KEYS = ("senior_female", "senior_male", "young_female", "young_male")
+CATEGORY_KEYS = {k: k for k in ("senior_female", "senior_male", "young_female", "young_male")}
 # The API reports unknown gender as "?"; a column needs a name.
 GENDER_KEYS = {"female": "female", "male": "male", "?": "unknown"}
 
 
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
+KNOWN_METRICS = frozenset((*COUNT_METRICS, *AVERAGE_METRICS, "category", "gender"))
+KNOWN_TOP_LEVEL = frozenset(
+    (
+        "entities",
+        "time",
+        "from_date",
+        "to_date",
+        "total_results",
+        "nb_of_pages",
+        "page",
+        "next_page",
+    )
+)
 
 
-def _float_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _value(metrics: dict[str, Any], name: str) -> Any:
+    metric = metrics.get(name)
+    if metric is None:
+        return None
+    if not isinstance(metric, dict):
+        raise ValueError(f'{name} is {metric!r}, expected an object like {{"value": ...}}')
+    return metric.get("value")
+
+
+def _counts(metrics: dict[str, Any], name: str, keys: dict[str, str]) -> dict[str, Any] | None:
+    metric = metrics.get(name)
+    if metric is None:
+        return None
+    if not isinstance(metric, dict):
+        raise ValueError(f"{name} is {metric!r}, expected an object of counts")
+    return {column: as_int(metric.get(key), f"{name}.{key}") for key, column in keys.items()}
 
 
 def bucket_record(
@@ -45,23 +69,11 @@ def bucket_record(
         "bucket_start": isoformat_utc(bucket_start),
     }
     for name in COUNT_METRICS:
-        metric = metrics.get(name)
-        record[name] = _int_or_none(metric.get("value")) if isinstance(metric, dict) else None
+        record[name] = as_int(_value(metrics, name), name)
     for name in AVERAGE_METRICS:
-        metric = metrics.get(name)
-        record[name] = _float_or_none(metric.get("value")) if isinstance(metric, dict) else None
-    category = metrics.get("category")
-    record["category"] = (
-        {k: _int_or_none(category.get(k)) for k in CATEGORY_KEYS}
-        if isinstance(category, dict)
-        else None
-    )
-    gender = metrics.get("gender")
-    record["gender"] = (
-        {column: _int_or_none(gender.get(api_key)) for api_key, column in GENDER_KEYS.items()}
-        if isinstance(gender, dict)
-        else None
-    )
+        record[name] = as_float(_value(metrics, name), name)
+    record["category"] = _counts(metrics, "category", CATEGORY_KEYS)
+    record["gender"] = _counts(metrics, "gender", GENDER_KEYS)
     return record
 
 
@@ -72,10 +84,6 @@ class AngusEntities(Endpoint):
     partition_key = "client_id"
     vendor = "Angus"
     path = ENTITIES_PATH
-
-    def __init__(self, settings: Settings, connections: Connections) -> None:
-        self.settings = settings
-        self.connections = connections
 
     def partitions(self) -> list[dict[str, Any]]:
         return [{"client_id": camera.client_id} for camera in self.settings.angus_cameras]
@@ -130,6 +138,8 @@ class AngusEntities(Endpoint):
         entities = payload.get("entities") if isinstance(payload, dict) else None
         if not isinstance(entities, dict):
             raise self.malformed("the body has no 'entities' object")
+        if extra := payload.keys() - KNOWN_TOP_LEVEL:
+            self.note_unknown_fields("body", extra)
         client_id = window.partition["client_id"]
         time_bucket = self.settings.angus_time_bucket
         lower, upper = self._floor(window.start), window.end
@@ -141,6 +151,8 @@ class AngusEntities(Endpoint):
                 raise self.malformed(f"bucket key {key!r} is not a date-time") from None
             if not isinstance(metrics, dict):
                 raise self.malformed(f"bucket {key!r} is not an object")
+            if extra := metrics.keys() - KNOWN_METRICS:
+                self.note_unknown_fields("bucket", extra)
             # A bucket outside the window belongs to a neighbour and is emitted there.
             if lower <= bucket_start < upper:
                 buckets.append((bucket_start, metrics))

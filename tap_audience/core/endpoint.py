@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_audience.core.errors import MalformedResponseError
 from tap_audience.core.http import ApiRequest, VendorClient, malformed
 from tap_audience.core.windows import Window
+
+if TYPE_CHECKING:
+    from tap_audience.connections import Connections
+    from tap_audience.settings import Settings
+
+LOGGER = logging.getLogger("tap_audience.endpoint")
 
 Record = dict[str, Any]
 Partition = Mapping[str, Any]
@@ -28,6 +35,24 @@ class Endpoint(abc.ABC):
     replication_key: ClassVar[str | None] = None
     partition_key: ClassVar[str]
     vendor: ClassVar[str]
+
+    def __init__(self, settings: Settings, connections: Connections) -> None:
+        self.settings = settings
+        self.connections = connections
+        self._unknown_seen: set[str] = set()
+
+    def note_unknown_fields(self, where: str, names: Iterable[str]) -> None:
+        """Log, once per stream and field, fields the vendor sent that the tap does not extract."""
+        new = {f"{where}.{name}" for name in names} - self._unknown_seen
+        if new:
+            self._unknown_seen |= new
+            LOGGER.warning(
+                "%s: %s %s sent fields the tap does not extract (not in the schema): %s",
+                self.name,
+                self.vendor,
+                self.path,
+                ", ".join(sorted(new)),
+            )
 
     @abc.abstractmethod
     def partitions(self) -> list[dict[str, Any]]:

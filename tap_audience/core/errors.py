@@ -15,6 +15,10 @@ class CredentialsError(TapAudienceError):
     """A vendor rejected (or we know it would reject) the configured credentials."""
 
 
+class AccountCredentialsError(CredentialsError):
+    """A credential every partition depends on (an EQ token) is unusable: the run stops."""
+
+
 class VendorError(TapAudienceError):
     """A vendor answered with an error status that retrying will not fix."""
 

@@ -39,6 +39,7 @@ class ApiRequest:
     params: Sequence[tuple[str, str]] = ()
     method: str = "GET"
     json_body: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ class VendorClient:
                 self.url(request.path),
                 params=list(request.params),
                 json=request.json_body,
-                headers=dict(self.headers),
+                headers={**self.headers, **(request.headers or {})},
                 auth=self.auth,
                 timeout=self.timeout_seconds,
             )

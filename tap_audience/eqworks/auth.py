@@ -1,52 +1,183 @@
-"""EQ authentication: a JWT from config sent as `eq-api-jwt` (plus `eq-api-user` for ATOM).
+"""EQ tokens: checked at start, refreshed before they expire, persisted when refreshed.
 
-Tokens come from keywarden's one-time-passcode login and last 90 days. The tap reads the
-token's `exp` at start and refuses an expired token with instructions, instead of letting
-every request fail with keywarden's 403 `Invalid JWT`.
+Tokens come from keywarden's one-time-passcode login (`tap-audience eq-login`) and last 90
+days; keywarden's `/refresh` extends a token that is still valid without a passcode. At the
+start of a run each configured token is decoded (`exp`), checked with a light `/confirm` and,
+when it expires within `eq_refresh_days`, refreshed; a refreshed token is written back to
+its token file (temp file + rename, mode 0600) so unattended runs keep working.
+
+Mid-run, a 401/403 `Invalid JWT` gets one refresh attempt and one retry; when keywarden
+refuses the refresh too, the run stops with instructions instead of looping.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
 
-from tap_audience.core.errors import CredentialsError
+from tap_audience.core.errors import AccountCredentialsError, VendorError
+from tap_audience.core.http import ApiRequest, VendorClient, vendor_message
 from tap_audience.core.jwt_claims import expires_at
+from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.timeutil import utc_now
 
-LOGIN_HINT = (
-    "Get a new token with the EQ one-time-passcode login: GET {auth_url}/login?user=<email>"
-    "&product={product}, then GET {auth_url}/verify?user=<email>&otp=<code from the email>"
-    "&product={product}, and put the returned token in {setting}."
-)
+LOGGER = logging.getLogger("tap_audience.eqworks.auth")
+
+
+def write_token_file(path: str | Path, token: str) -> None:
+    """Replace the file's content atomically: readers see the old or the new token, never half."""
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(token + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class EqToken:
+    """The current token of one product, shared by every stream and worker that uses it."""
+
+    def __init__(
+        self,
+        *,
+        product: str,
+        token: str,
+        setting: str,
+        keywarden: VendorClient,
+        token_file: str | None,
+        refresh_within: dt.timedelta,
+    ) -> None:
+        self.product = product
+        self.setting = setting
+        self._token = token
+        self._keywarden = keywarden
+        self._token_file = token_file
+        self._refresh_within = refresh_within
+        self._lock = threading.Lock()
+        self.refreshes = 0
+
+    @property
+    def value(self) -> str:
+        return self._token
+
+    def hint(self) -> str:
+        if self._token_file:
+            command, then = f" --token-file {self._token_file}", "which writes it to that file"
+        else:
+            command, then = "", f"then put it in {self.setting}"
+        return (
+            f"Get a new token with `tap-audience eq-login --user <email> --product "
+            f"{self.product}{command}` (it mails a one-time passcode), {then}."
+        )
+
+    def _what(self) -> str:
+        return f"{self.setting} (the EQ {self.product} token)"
+
+    def prepare(self) -> None:
+        """At start: refuse an expired or rejected token; refresh one that expires soon."""
+        expires = expires_at(self._token, what=self._what())
+        if expires is not None and expires <= utc_now():
+            raise AccountCredentialsError(
+                f"{self._what()} expired on {expires.isoformat()}. {self.hint()}"
+            )
+        try:
+            self._keywarden.request_json(
+                ApiRequest(
+                    "/confirm",
+                    [("light", "1"), ("product", self.product)],
+                    headers={"eq-api-jwt": self._token},
+                )
+            )
+        except VendorError as exc:
+            raise AccountCredentialsError(
+                f"EQ keywarden rejected {self._what()}: {exc.vendor_message}. {self.hint()}"
+            ) from None
+        if expires is not None and expires - utc_now() <= self._refresh_within:
+            LOGGER.info(
+                "%s expires on %s (within %s days): refreshing it",
+                self._what(),
+                expires.date().isoformat(),
+                self._refresh_within.days,
+            )
+            self.refresh(self._token)
+
+    def refresh(self, rejected: str) -> None:
+        """Replace `rejected` with a refreshed token (once, however many workers ask)."""
+        with self._lock:
+            if self._token != rejected:
+                return  # another worker already refreshed it
+            try:
+                body = self._keywarden.request_json(
+                    ApiRequest(
+                        "/refresh",
+                        [("product", self.product)],
+                        headers={"eq-api-jwt": self._token},
+                    )
+                )
+            except VendorError as exc:
+                raise AccountCredentialsError(
+                    f"EQ keywarden would not refresh {self._what()} ({exc.vendor_message}): it "
+                    f"has expired or been revoked. {self.hint()}"
+                ) from None
+            token = body.get("token") if isinstance(body, dict) else None
+            if not isinstance(token, str) or not token:
+                raise AccountCredentialsError(
+                    f"EQ keywarden /refresh returned no token. {self.hint()}"
+                )
+            REDACTOR.register([token])
+            self._token = token
+            self.refreshes += 1
+            expires = expires_at(token, what=self._what())
+            LOGGER.info(
+                "refreshed %s; it now expires on %s",
+                self._what(),
+                expires.date().isoformat() if expires else "never",
+            )
+            if self._token_file:
+                write_token_file(self._token_file, token)
+                LOGGER.info("wrote the refreshed token to %s", self._token_file)
+
+
+def is_token_rejection(response: requests.Response) -> bool:
+    """keywarden/overseer answer `Invalid JWT...`; API Gateway's authorizer an explicit deny."""
+    if response.status_code not in (401, 403):
+        return False
+    message = vendor_message(response).lower()
+    return "invalid jwt" in message or "explicit deny" in message or message == "unauthorized"
 
 
 class EqTokenAuthenticator(APIAuthenticatorBase):
-    """Static EQ headers for one product's token."""
+    """`eq-api-jwt` (and `eq-api-user` for ATOM) from the shared token."""
 
-    def __init__(
-        self, *, token: str, user: str | None, product: str, setting: str, auth_url: str
-    ) -> None:
+    def __init__(self, *, token: EqToken, user: str | None) -> None:
         super().__init__()
-        self.product = product
-        self._token = token
+        self.token = token
         self._user = user
-        self._setting = setting
-        self._auth_url = auth_url
-
-    def check_not_expired(self) -> None:
-        expires = expires_at(self._token, what=f"{self._setting} (the EQ {self.product} token)")
-        if expires is not None and expires <= utc_now():
-            hint = LOGIN_HINT.format(
-                auth_url=self._auth_url, product=self.product, setting=self._setting
-            )
-            raise CredentialsError(
-                f"{self._setting} (the EQ {self.product} token) expired on "
-                f"{expires.isoformat()}. {hint}"
-            )
 
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["eq-api-jwt"] = self._token
+        request.headers["eq-api-jwt"] = self.token.value
         if self._user:
             request.headers["eq-api-user"] = self._user
         return request
+
+    def reauthenticate_after(self, response: requests.Response) -> bool:
+        if not is_token_rejection(response):
+            return False
+        sent = response.request.headers.get("eq-api-jwt") or ""
+        LOGGER.warning("EQ rejected the %s token mid-run; refreshing it once", self.token.product)
+        self.token.refresh(str(sent))
+        return True

@@ -12,13 +12,12 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from tap_audience.connections import Connections
+from tap_audience.core.convert import as_float, as_int
 from tap_audience.core.endpoint import Endpoint, Partition, Record, resume_point
 from tap_audience.core.errors import TapAudienceError, VendorError
 from tap_audience.core.http import ApiRequest, VendorClient
 from tap_audience.core.timeutil import UTC, parse_datetime
 from tap_audience.core.windows import DAY, Window, date_windows
-from tap_audience.settings import Settings
 
 # dimension → key of the dimension value inside `_id` (vendor-apis.md B4; the last four are
 # the documented best guesses, kept here so a correction is a one-line change).
@@ -50,24 +49,28 @@ INT_METRICS = {
 FLOAT_METRICS = {"BidAmount": "bid_amount", "ImpCost": "imp_cost", "Revenue": "revenue"}
 
 
+KNOWN_ROW_FIELDS = frozenset(("_id", *INT_METRICS, *FLOAT_METRICS))
+
+
 def insight_record(campaign_id: int, id_key: str, row: dict[str, Any]) -> Record:
     ids = row["_id"]
-    date = ids["Date"]
+    if not isinstance(ids, dict):
+        raise ValueError(f"_id is {ids!r}, expected an object")
     value = ids.get(id_key)
     if value is None:  # an unexpected key name: take whichever key is not Date
         value = next((v for k, v in ids.items() if k != "Date"), None)
+    if value is None:
+        raise ValueError(f"_id {ids!r} has no dimension value")
     record: Record = {
         "campaign_id": campaign_id,
-        "date": dt.date.fromisoformat(str(date)).isoformat(),
-        "dimension_value": None if value is None else str(value),
+        "date": dt.date.fromisoformat(str(ids["Date"])).isoformat(),
+        "dimension_value": str(value),
         "_id": ids,
     }
     for api_name, column in INT_METRICS.items():
-        raw = row.get(api_name)
-        record[column] = None if raw is None else int(raw)
+        record[column] = as_int(row.get(api_name), api_name)
     for api_name, column in FLOAT_METRICS.items():
-        raw = row.get(api_name)
-        record[column] = None if raw is None else float(raw)
+        record[column] = as_float(row.get(api_name), api_name)
     return record
 
 
@@ -78,10 +81,6 @@ class InsightsEndpoint(Endpoint):
     replication_key = "date"
     partition_key = "campaign_id"
     vendor = "EQ ATOM"
-
-    def __init__(self, settings: Settings, connections: Connections) -> None:
-        self.settings = settings
-        self.connections = connections
 
     @property
     def path(self) -> str:
@@ -134,6 +133,8 @@ class InsightsEndpoint(Endpoint):
             raise self.malformed(f"expected a JSON array of rows, got {type(payload).__name__}")
         campaign_id = int(window.partition["campaign_id"])
         for index, row in enumerate(payload):
+            if isinstance(row, dict) and (extra := row.keys() - KNOWN_ROW_FIELDS):
+                self.note_unknown_fields("row", extra)
             try:
                 yield insight_record(campaign_id, self.id_key, row)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -10,29 +10,34 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tap_audience.connections import Connections
+from tap_audience.core.convert import as_float, as_int, as_str
 from tap_audience.core.endpoint import Endpoint, Partition, Record
 from tap_audience.core.errors import NotEntitledError, VendorError
 from tap_audience.core.http import ApiRequest, VendorClient
 from tap_audience.core.windows import Window
-from tap_audience.settings import Coordinate, Settings, parse_coordinate
+from tap_audience.settings import Coordinate, parse_coordinate
 
 HH_SEGMENTS_PATH = "/prod/segment/hh-segments"
+
+
+KNOWN_SEGMENT_FIELDS = frozenset(("segment_id", "segment_name", "households", "percent"))
+KNOWN_PLACE_FIELDS = frozenset(("lat", "lon", "segments"))
 
 
 def segment_record(
     coordinate: Coordinate, place: dict[str, Any], segment: dict[str, Any]
 ) -> Record:
-    households = segment.get("households")
-    percent = segment.get("percent")
+    segment_id = as_int(segment["segment_id"], "segment_id")
+    if segment_id is None:
+        raise ValueError("segment_id is null")
     return {
         "coords": coordinate.text,
-        "lat": float(place.get("lat", coordinate.lat)),
-        "lon": float(place.get("lon", coordinate.lon)),
-        "segment_id": int(segment["segment_id"]),
-        "segment_name": segment.get("segment_name"),
-        "households": None if households is None else int(households),
-        "percent": None if percent is None else float(percent),
+        "lat": as_float(place.get("lat", coordinate.lat), "lat"),
+        "lon": as_float(place.get("lon", coordinate.lon), "lon"),
+        "segment_id": segment_id,
+        "segment_name": as_str(segment.get("segment_name"), "segment_name"),
+        "households": as_int(segment.get("households"), "households"),
+        "percent": as_float(segment.get("percent"), "percent"),
     }
 
 
@@ -43,10 +48,6 @@ class LocusHouseholdSegments(Endpoint):
     partition_key = "coords"
     vendor = "EQ LOCUS"
     path = HH_SEGMENTS_PATH
-
-    def __init__(self, settings: Settings, connections: Connections) -> None:
-        self.settings = settings
-        self.connections = connections
 
     def partitions(self) -> list[dict[str, Any]]:
         if not self.settings.locus_jwt:
@@ -75,11 +76,15 @@ class LocusHouseholdSegments(Endpoint):
             segments = place.get("segments") if isinstance(place, dict) else None
             if not isinstance(segments, list):
                 raise self.malformed("an entry has no 'segments' array")
+            if extra := place.keys() - KNOWN_PLACE_FIELDS:
+                self.note_unknown_fields("place", extra)
             for segment in segments:
+                if isinstance(segment, dict) and (extra := segment.keys() - KNOWN_SEGMENT_FIELDS):
+                    self.note_unknown_fields("segment", extra)
                 try:
                     yield segment_record(coordinate, place, segment)
                 except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                    raise self.malformed(f"a segment lacks a valid segment_id ({exc})") from None
+                    raise self.malformed(f"segment {segment!r}: {exc}") from None
 
     def check_access(self, error: Exception, partition: Partition) -> Exception:
         if (

@@ -1,0 +1,56 @@
+"""`tap-audience eq-login`: the interactive first login that yields an EQ token.
+
+keywarden mails a one-time passcode (`/login`), the user types it here, `/verify` returns a
+token scoped to one product. With `--token-file` the token is written there (atomically,
+mode 0600) for `eq_token_file`/`locus_token_file`; otherwise it is printed on stdout, which
+carries nothing else.
+"""
+
+from __future__ import annotations
+
+import click
+import requests
+
+from tap_audience.core.errors import CredentialsError, VendorError
+from tap_audience.core.http import ApiRequest, RetryPolicy, VendorClient
+from tap_audience.core.jwt_claims import expires_at
+from tap_audience.eqworks.auth import write_token_file
+
+DEFAULT_AUTH_URL = "https://auth.eqworks.io/prod"
+
+
+@click.command(name="eq-login")
+@click.option("--user", required=True, help="EQ account email.")
+@click.option("--product", type=click.Choice(["atom", "locus"]), required=True, help="Token scope.")
+@click.option("--token-file", type=click.Path(dir_okay=False), help="Write the token here.")
+@click.option("--auth-url", default=DEFAULT_AUTH_URL, show_default=True, help="keywarden URL.")
+def eq_login(user: str, product: str, token_file: str | None, auth_url: str) -> None:
+    """Log in to EQ with a one-time passcode and store or print the token."""
+    keywarden = VendorClient(
+        vendor="EQ keywarden",
+        base_url=auth_url,
+        session=requests.Session(),
+        retry=RetryPolicy(max_retries=2),
+    )
+    try:
+        keywarden.request_json(
+            ApiRequest("/login", [("user", user), ("product", product), ("nolink", "1")])
+        )
+        click.echo(f"A one-time passcode was sent to {user}.", err=True)
+        otp = click.prompt("Passcode", err=True).strip()
+        body = keywarden.request_json(
+            ApiRequest("/verify", [("user", user), ("otp", otp), ("product", product)])
+        )
+    except VendorError as exc:
+        raise CredentialsError(f"EQ login failed: {exc.vendor_message}") from None
+    token = body.get("token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise CredentialsError("EQ /verify answered without a token")
+    expires = expires_at(token, what="the new EQ token")
+    until = expires.date().isoformat() if expires else "no expiry"
+    if token_file:
+        write_token_file(token_file, token)
+        click.echo(f"Saved the {product} token to {token_file} (valid until {until}).", err=True)
+    else:
+        click.echo(f"The {product} token (valid until {until}) follows on stdout.", err=True)
+        click.echo(token)
