@@ -1,0 +1,166 @@
+"""EQ token lifecycle against the sandbox's keywarden: confirm, refresh, token files, login."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+
+from tap_audience.core.errors import AccountCredentialsError
+from tests.helpers import run_tap, sandbox_config
+
+ROOT = Path(__file__).resolve().parents[1]
+USER = "analyst@eq.example"
+DAY = 86400
+
+
+def exp_of(token):
+    return jwt.decode(token, options={"verify_signature": False})["exp"]
+
+
+def test_a_token_expiring_soon_is_refreshed_and_written_back(sandbox, tmp_path):
+    token_file = tmp_path / "atom.token"
+    old = sandbox.mint_eq_token(USER, "atom", ttl_seconds=3 * DAY)
+    token_file.write_text(old + "\n")
+    config = sandbox_config(sandbox, eq_token_file=str(token_file))
+    config.pop("eq_jwt")
+    result = run_tap(config, streams=["eq_os"])
+    assert result.records["eq_os"]
+    new = token_file.read_text().strip()
+    assert new != old
+    assert exp_of(new) > time.time() + 80 * DAY
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    refreshes = [r for r in sandbox.requests if r.path == "/eq-auth/prod/refresh"]
+    assert len(refreshes) == 1
+    # The next run reads the refreshed token from the file and needs no refresh.
+    sandbox.clear_requests()
+    run_tap(config, streams=["eq_os"])
+    assert not [r for r in sandbox.requests if r.path == "/eq-auth/prod/refresh"]
+
+
+def test_a_token_far_from_expiry_is_only_confirmed(sandbox):
+    run_tap(sandbox_config(sandbox), streams=["eq_os", "locus_hh_segments"])
+    confirms = [r for r in sandbox.requests if r.path == "/eq-auth/prod/confirm"]
+    assert sorted(r.query["product"][0] for r in confirms) == ["atom", "locus"]
+    assert all(r.query["light"] == ["1"] for r in confirms)
+    assert not [r for r in sandbox.requests if r.path == "/eq-auth/prod/refresh"]
+
+
+def test_a_token_for_the_wrong_product_is_refused_at_start(sandbox):
+    config = sandbox_config(sandbox)
+    config["eq_jwt"] = config["locus_jwt"]
+    with pytest.raises(AccountCredentialsError) as failure:
+        run_tap(config, streams=["eq_os"])
+    assert "EQ keywarden rejected eq_jwt (the EQ atom token)" in str(failure.value)
+    assert "eq-login" in str(failure.value)
+    assert not [r for r in sandbox.requests if r.path.startswith("/eq-api")]
+
+
+def test_eq_login_stores_a_working_token(sandbox, tmp_path):
+    token_file = tmp_path / "tokens" / "locus.token"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tap_audience",
+            "eq-login",
+            "--user",
+            USER,
+            "--product",
+            "locus",
+            "--token-file",
+            str(token_file),
+            "--auth-url",
+            sandbox.eq_auth_url,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while sandbox.last_otp(USER) is None:
+        assert time.monotonic() < deadline, "the login never requested a passcode"
+        time.sleep(0.05)
+    out, err = process.communicate(sandbox.last_otp(USER).lower() + "\n", timeout=30)
+    assert process.returncode == 0, err
+    assert out == ""  # the token went to the file, nothing to stdout
+    assert f"Saved the locus token to {token_file}" in err
+    token = token_file.read_text().strip()
+    assert token not in err
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert jwt.decode(token, options={"verify_signature": False})["product"] == "locus"
+    config = sandbox_config(sandbox, locus_token_file=str(token_file))
+    config.pop("locus_jwt")
+    result = run_tap(config, streams=["locus_hh_segments"])
+    assert result.records["locus_hh_segments"]
+
+
+def test_eq_login_prints_the_token_alone_on_stdout(sandbox):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tap_audience",
+            "eq-login",
+            "--user",
+            USER,
+            "--product",
+            "atom",
+            "--auth-url",
+            sandbox.eq_auth_url,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while sandbox.last_otp(USER) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    out, err = process.communicate(sandbox.last_otp(USER) + "\n", timeout=30)
+    assert process.returncode == 0, err
+    token = out.strip()
+    assert jwt.decode(token, options={"verify_signature": False})["product"] == "atom"
+
+
+def test_eq_login_with_a_wrong_passcode_fails_readably(sandbox):
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tap_audience",
+            "eq-login",
+            "--user",
+            USER,
+            "--product",
+            "atom",
+            "--auth-url",
+            sandbox.eq_auth_url,
+        ],
+        input="000000\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert process.returncode == 1
+    assert "EQ login failed: Invalid OTP for user analyst@eq.example" in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_token_file_missing_falls_back_to_eq_jwt(sandbox, tmp_path):
+    config = sandbox_config(sandbox, eq_token_file=str(tmp_path / "absent.token"))
+    result = run_tap(config, streams=["eq_os"])
+    assert result.records["eq_os"]
+    assert json.dumps(result.final_state)  # state is plain JSON, no token in it
+    assert config["eq_jwt"] not in json.dumps(result.final_state)
