@@ -7,6 +7,7 @@ A `TapAudienceError` already says what failed and how to fix it, so it is logged
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from tap_audience.core.errors import TapAudienceError
@@ -29,4 +30,8 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("tap-audience").error("%s", REDACTOR.redact(str(error)))
         sys.exit(1)
     except SyncInterrupted as interrupted:
-        sys.exit(interrupted.exit_code)
+        # The final STATE is already written and flushed. Exit now rather than wait for
+        # worker threads that may sit in a slow request until their timeout.
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(interrupted.exit_code)

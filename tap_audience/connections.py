@@ -17,6 +17,7 @@ from requests.adapters import HTTPAdapter
 from tap_audience.angus.auth import AngusStreamAuthenticator
 from tap_audience.core.errors import ConfigurationError
 from tap_audience.core.http import RetryPolicy, VendorClient
+from tap_audience.core.limits import VendorLimits
 from tap_audience.eqworks.auth import EqToken, EqTokenAuthenticator
 from tap_audience.settings import Settings
 
@@ -28,7 +29,7 @@ class Connections:
         self,
         settings: Settings,
         *,
-        pool_size: int = 16,
+        pool_size: int = 64,
         on_retry: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -37,6 +38,7 @@ class Connections:
         self._sessions: dict[str, requests.Session] = {}
         self._clients: dict[tuple[str, str], VendorClient] = {}
         self._eq_tokens: dict[str, EqToken] = {}
+        self._vendor_limits: dict[str, VendorLimits] = {}
         self._lock = threading.Lock()
 
     @property
@@ -56,7 +58,18 @@ class Connections:
             self._sessions[vendor] = session
         return self._sessions[vendor]
 
-    def _client(self, vendor: str, base_url: str, auth: object = None) -> VendorClient:
+    def _limits(self, family: str) -> VendorLimits:
+        if family not in self._vendor_limits:
+            self._vendor_limits[family] = VendorLimits(
+                self.settings.max_concurrency, self.settings.max_requests_per_second
+            )
+        return self._vendor_limits[family]
+
+    def _client(
+        self, vendor: str, base_url: str, auth: object = None, family: str | None = None
+    ) -> VendorClient:
+        """`family` groups the clients that share one vendor's limits. Token endpoints have
+        none: a worker holding a data slot may need a token, and must not wait for a slot."""
         return VendorClient(
             vendor=vendor,
             base_url=base_url,
@@ -65,6 +78,7 @@ class Connections:
             timeout_seconds=self.settings.request_timeout_seconds,
             retry=self.retry_policy,
             on_retry=self._on_retry,
+            limits=self._limits(family) if family else None,
         )
 
     def angus(self, client_id: str) -> VendorClient:
@@ -78,7 +92,9 @@ class Connections:
                     client_id=camera.client_id,
                     access_token=camera.access_token,
                 )
-                self._clients[key] = self._client("Angus", self.settings.angus_api_url, auth)
+                self._clients[key] = self._client(
+                    "Angus", self.settings.angus_api_url, auth, family="angus"
+                )
             return self._clients[key]
 
     def atom(self) -> VendorClient:
@@ -119,7 +135,7 @@ class Connections:
                 # LOCUS identifies the user from the token alone.
                 user = self.settings.eq_user if product == "atom" else None
                 auth = EqTokenAuthenticator(token=token, user=user)
-                self._clients[key] = self._client(vendor, base_url, auth)
+                self._clients[key] = self._client(vendor, base_url, auth, family="eq")
             return self._clients[key]
 
     def close(self) -> None:

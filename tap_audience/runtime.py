@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tap_audience.connections import Connections
+from tap_audience.core.fetch import ConcurrentFetcher, Fetcher, SequentialFetcher
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.report import RunReport
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
@@ -48,6 +49,8 @@ class Runtime:
         REDACTOR.register(self.settings.secrets())
         self.report = RunReport()
         self.connections = Connections(self.settings, on_retry=self.report.count_retry)
+        workers = self.settings.max_concurrency
+        self.fetcher: Fetcher = ConcurrentFetcher(workers) if workers > 1 else SequentialFetcher()
 
     def preflight(self, streams: Iterable[str]) -> None:
         """Check (and refresh) each EQ token the selected streams need, before any data moves."""
@@ -58,6 +61,7 @@ class Runtime:
             self.connections.eq_token("locus")
 
     def close(self) -> None:
+        self.fetcher.close()
         self.connections.close()
         if self.sandbox is not None:
             self.sandbox.stop()

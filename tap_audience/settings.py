@@ -186,6 +186,18 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Like eq_token_file, for the LOCUS token.",
     ),
     th.Property(
+        "max_concurrency",
+        th.IntegerType(minimum=1),
+        default=8,
+        description="Requests in flight at once per vendor (across partitions, windows and "
+        "pages). Output order does not depend on it. Halved on a 429, then recovers.",
+    ),
+    th.Property(
+        "max_requests_per_second",
+        th.NumberType,
+        description="Optional request budget per vendor (token bucket). Default: unlimited.",
+    ),
+    th.Property(
         "fail_fast",
         th.BooleanType,
         default=False,
@@ -280,6 +292,8 @@ class Settings:
     eq_token_file: str | None
     locus_token_file: str | None
     fail_fast: bool
+    max_concurrency: int
+    max_requests_per_second: float | None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, now: dt.datetime | None = None) -> Settings:
@@ -326,6 +340,10 @@ class Settings:
             eq_token_file=config.get("eq_token_file") or None,
             locus_token_file=config.get("locus_token_file") or None,
             fail_fast=bool(get("fail_fast")),
+            max_concurrency=int(get("max_concurrency")),
+            max_requests_per_second=float(config["max_requests_per_second"])
+            if config.get("max_requests_per_second")
+            else None,
         )
 
     def secrets(self) -> list[str]:

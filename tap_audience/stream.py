@@ -22,8 +22,8 @@ from singer_sdk import SchemaDirectory, Stream, StreamSchema
 
 from tap_audience.core.endpoint import Endpoint, Record
 from tap_audience.core.errors import AccountCredentialsError, NotEntitledError, TapAudienceError
-from tap_audience.core.fetch import Fetcher, SequentialFetcher, WindowJob
 from tap_audience.core.interrupt import INTERRUPTS
+from tap_audience.core.pipeline import PartitionPipeline
 from tap_audience.core.report import PartitionOutcome
 from tap_audience.core.windows import Window
 
@@ -57,9 +57,16 @@ class EndpointStream(Stream):
         runtime = self.audience_tap.runtime
         return self.endpoint_class(runtime.settings, runtime.connections)
 
-    @property
-    def fetcher(self) -> Fetcher:
-        return SequentialFetcher()
+    @cached_property
+    def pipeline(self) -> PartitionPipeline:
+        """Every partition planned from the input state, fetched ahead through one fetcher."""
+        endpoint = self.endpoint
+        plans = []
+        for partition in self.partitions or []:
+            bookmark = self.get_context_state(partition).get("replication_key_value")
+            windows = endpoint.plan(partition, bookmark if self.replication_key else None)
+            plans.append((partition, windows))
+        return PartitionPipeline(endpoint, plans, self.audience_tap.runtime.fetcher)
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
@@ -82,11 +89,14 @@ class EndpointStream(Stream):
             return
         runtime = self.audience_tap.runtime
         outcome = runtime.report.partition(self.name, context)
+        pipeline = self.pipeline
+        index = pipeline.index_of(dict(context))
         try:
-            yield from self._partition_records(endpoint, context, outcome)
+            yield from self._partition_records(endpoint, context, index, outcome)
         except AccountCredentialsError:
             raise  # every partition depends on it: stop the run
         except TapAudienceError as exc:
+            pipeline.abandon(index)
             error = endpoint.check_access(exc, context)
             outcome.status, outcome.error = "failed", str(error)
             why = "not entitled" if isinstance(error, NotEntitledError) else "failed"
@@ -103,15 +113,14 @@ class EndpointStream(Stream):
             outcome.status = "ok"
 
     def _partition_records(
-        self, endpoint: Endpoint, context: types.Context, outcome: PartitionOutcome
+        self, endpoint: Endpoint, context: types.Context, index: int, outcome: PartitionOutcome
     ) -> Iterable[Record]:
-        bookmark = self.get_context_state(context).get("replication_key_value")
-        windows = endpoint.plan(dict(context), bookmark if self.replication_key else None)
-        outcome.windows_planned = len(windows)
-        jobs = (WindowJob(endpoint, window) for window in windows)
+        outcome.windows_planned = len(self.pipeline.plans[index][1])
         replication_key = self.replication_key or ""
-        for fetched in self.fetcher.run(jobs):
-            window = fetched.job.window
+        for fetched in self.pipeline.windows(index):
+            if fetched.error is not None:
+                raise fetched.error
+            window = fetched.window
             for payload in fetched.payloads:
                 for record in endpoint.parse(window, payload):
                     window.note_record(record.get(replication_key))

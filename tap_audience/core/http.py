@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from tap_audience.core.errors import (
     RetriesExhaustedError,
     VendorError,
 )
+from tap_audience.core.limits import VendorLimits
 from tap_audience.core.redaction import REDACTOR
 
 LOGGER = logging.getLogger("tap_audience.http")
@@ -129,6 +131,7 @@ class VendorClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     headers: Mapping[str, str] = field(default_factory=dict)
     on_retry: Callable[[str], None] | None = None
+    limits: VendorLimits | None = None
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -173,6 +176,11 @@ class VendorClient:
             if reauth is not None and reauth(response):
                 response = self._send(request)
         status = response.status_code
+        if self.limits is not None:
+            if status == 429:
+                self.limits.concurrency.rate_limited()
+            elif status < 400:
+                self.limits.concurrency.succeeded()
         if status in RETRYABLE_STATUSES:
             raise RetryableError(
                 f"HTTP {status} {vendor_message(response)}",
@@ -193,6 +201,10 @@ class VendorClient:
             raise RetryableError(f"HTTP {status} body is not JSON ({snippet!r})") from exc
 
     def _send(self, request: ApiRequest) -> requests.Response:
+        with self.limits.request() if self.limits is not None else nullcontext():
+            return self._send_now(request)
+
+    def _send_now(self, request: ApiRequest) -> requests.Response:
         try:
             return self.session.request(
                 request.method,
