@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import importlib.resources
 import typing as t
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from functools import cached_property
 from typing import Any, ClassVar
 
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib.encoding.simple import RecordMessage
 
 from tap_audience.core.endpoint import Endpoint, Record
 from tap_audience.core.errors import AccountCredentialsError, NotEntitledError, TapAudienceError
@@ -47,6 +51,9 @@ class EndpointStream(Stream):
     schema = StreamSchema(SCHEMAS)
     # Lookback windows re-emit rows older than the bookmark, so the stream is not sorted.
     is_sorted = False
+    # Parsers build every value with its schema type (strict converters in core/convert.py,
+    # proven by tests/test_schemas.py), so the SDK's recursive per-record conformance is moot.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     @property
     def audience_tap(self) -> TapAudience:
@@ -71,6 +78,31 @@ class EndpointStream(Stream):
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
         return self.endpoint.partitions() or None
+
+    @cached_property
+    def _emits_records_unchanged(self) -> bool:
+        """True when no property is deselected and no map or flattening applies."""
+        maps = self.stream_maps
+        return (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and not maps[0].flattening_enabled
+            and all(self.mask.values())
+        )
+
+    def _generate_record_messages(
+        self, record: types.Record
+    ) -> Generator[RecordMessage, None, None]:
+        if not self._emits_records_unchanged:
+            yield from super()._generate_record_messages(record)
+            return
+        # The common case, without the SDK's per-record selection walk and map dispatch.
+        yield RecordMessage(
+            stream=self.stream_maps[0].stream_alias,
+            record=record,
+            version=self._stream_version,
+            time_extracted=utc_now(),
+        )
 
     def get_replication_key_signpost(self, context: types.Context | None = None) -> None:
         # Bookmarks only ever hold values that were emitted, so no cap is needed.

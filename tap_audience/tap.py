@@ -9,6 +9,7 @@ from typing import Any
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._util import load_json  # the loader the SDK's own invoke uses
+from singer_sdk.singerlib.encoding.simple import StateMessage
 
 from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
@@ -78,9 +79,9 @@ class TapAudience(Tap):
                 "%s: stopping; the last STATE covers every window whose records were written",
                 interrupted,
             )
+            self._finish_output(restate=True)
             raise
-        finally:
-            self._finish_output()
+        self._finish_output()
         for line in self.runtime.report.summary_lines():
             self.logger.info("summary: %s", line)
         if failed := self.runtime.report.failed:
@@ -90,10 +91,14 @@ class TapAudience(Tap):
                 "did not advance past their last finished window; fix the cause and rerun."
             )
 
-    def _finish_output(self) -> None:
+    def _finish_output(self, *, restate: bool = False) -> None:
+        """Flush what is buffered; after an interruption, end the output with a STATE."""
         INTERRUPTS.writing = True  # a second signal must not cut the final STATE in half
         try:
-            self._state_writer.write_state(self.state)
+            if restate:
+                self.message_writer.write_message(StateMessage(value=self.state))
+            else:
+                self._state_writer.write_state(self.state)
             writer = self.message_writer
             if isinstance(writer, BufferedSingerWriter):
                 writer.flush()

@@ -52,7 +52,7 @@ class BufferedSingerWriter(MsgSpecWriter):
             return
         data, self._buffer = bytes(self._buffer), bytearray()
         sys.stdout.flush()  # anything printed through sys.stdout goes first
-        INTERRUPTS.writing = True
+        outer, INTERRUPTS.writing = INTERRUPTS.writing, True
         try:
             view = memoryview(data)
             fd = _stdout_fd()
@@ -60,8 +60,9 @@ class BufferedSingerWriter(MsgSpecWriter):
                 written = os.write(fd, view) if fd is not None else _write_text(view)
                 view = view[written:]
         finally:
-            INTERRUPTS.writing = False
-        INTERRUPTS.checkpoint()
+            INTERRUPTS.writing = outer
+        if not outer:  # a caller that set the guard itself acts on the signal afterwards
+            INTERRUPTS.checkpoint()
 
 
 def _stdout_fd() -> int | None:
