@@ -108,9 +108,7 @@ def test_an_expired_eq_token_fails_at_start_with_instructions(sandbox):
 
 def test_an_unknown_campaign_fails_only_its_partition(sandbox, caplog):
     with caplog.at_level("ERROR"):
-        result = run_tap(
-            sandbox_config(sandbox, eq_campaign_ids=[99999, 37054]), streams=["eq_os"]
-        )
+        result = run_tap(sandbox_config(sandbox, eq_campaign_ids=[99999, 37054]), streams=["eq_os"])
     assert "eq_os [campaign_id=99999] failed" in caplog.text
     assert "/beta/insights/os" in caplog.text
     assert "eq_os [campaign_id=99999]" in str(result.failure)
