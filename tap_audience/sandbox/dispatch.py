@@ -1,7 +1,7 @@
-"""The ONE place every request goes through: fault hooks, vendor routing, request log.
+"""The ONE place every request goes through: fault hooks and faults, vendor routing, logs.
 
-Keeping this a pure ``Request -> Response`` function means the later fault-injection and
-redacted-logging work can wrap a single call instead of every handler.
+Keeping this a pure ``Request -> Response`` function means fault injection (``fault_layer``) and
+redacted logging wrap a single call instead of every handler.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Callable
 
 from . import api_angus, api_atom, api_keywarden, api_locus
+from .fault_layer import FaultLayer
 from .http_types import FaultHook, LoggedRequest, Request, Response, json_response
 from .state import SandboxState
 
@@ -26,6 +27,16 @@ PREFIXES: tuple[tuple[str, VendorHandler], ...] = (
 )
 
 
+def _log_line(req: Request, response: Response) -> str:
+    """Method, path and status; never the query string or headers, where credentials travel."""
+    line = f"{req.method} {req.path} {response.status}"
+    if response.delay_seconds:
+        line += f" (delayed {response.delay_seconds:g}s)"
+    if response.drop_after is not None:
+        line += f" (connection dropped after {response.drop_after} body bytes)"
+    return line
+
+
 def route(state: SandboxState, req: Request) -> Response:
     for prefix, handler in PREFIXES:
         if req.path == prefix or req.path.startswith(prefix + "/"):
@@ -33,11 +44,18 @@ def route(state: SandboxState, req: Request) -> Response:
     return json_response(404, {"message": f"No sandbox vendor at {req.path}"})
 
 
+def _unchanged(text: str) -> str:
+    return text
+
+
 class Dispatcher:
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, redact: Callable[[str], str] = _unchanged) -> None:
         self.state = state
         self.faults: list[FaultHook] = []  # consulted in order; first non-None response wins
+        self.fault_layer = FaultLayer(state)  # declarative faults, after the hooks
         self.errors: list[str] = []  # tracebacks of handler crashes (tests assert it is empty)
+        self.redact = redact  # applied to everything that leaves as text (errors, log lines)
+        self.request_sink: Callable[[str], None] | None = None  # one line per request, if set
         self._log: list[LoggedRequest] = []
         self._lock = threading.Lock()
 
@@ -49,15 +67,25 @@ class Dispatcher:
                 if response is not None:
                     break
             if response is None:
-                response = route(self.state, req)
+                if self.fault_layer.active:
+                    response = self.fault_layer.handle(req, lambda: route(self.state, req))
+                else:  # the benchmarked path: no closure, no fault bookkeeping
+                    response = route(self.state, req)
         except Exception:  # a sandbox bug must surface as a visible 500, not a hung socket
-            with self._lock:
-                self.errors.append(traceback.format_exc())
+            self.record_error(traceback.format_exc())
             response = json_response(500, {"message": "sandbox internal error"})
         entry = LoggedRequest(req.method, req.path, req.query, response.status)
         with self._lock:
             self._log.append(entry)
+        sink = self.request_sink
+        if sink is not None:
+            sink(self.redact(_log_line(req, response)))
         return response
+
+    def record_error(self, text: str) -> None:
+        # Tracebacks quote exception messages, which may quote tokens from the request.
+        with self._lock:
+            self.errors.append(self.redact(text))
 
     def logged(self) -> list[LoggedRequest]:
         with self._lock:

@@ -1,7 +1,7 @@
 """Transport-neutral request/response values passed through the single dispatch function.
 
 Handlers never touch sockets: they map a ``Request`` to a ``Response``. That keeps them testable
-and lets a fault layer (later issue) wrap or replace any response in one place.
+and lets the fault layer (``fault_layer``) wrap or replace any response in one place.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ class Response(NamedTuple):
     status: int
     headers: dict[str, str]
     body: bytes
+    # Socket-level faults, acted on by the transport (in-process callers just see the values):
+    delay_seconds: float = 0.0  # sleep before answering (a slow upstream)
+    drop_after: int | None = None  # send this many body bytes, then close the connection
 
 
 @dataclass(frozen=True)

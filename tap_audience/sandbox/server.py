@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -12,7 +12,10 @@ from . import oracle
 from .data_angus import ANGUS_METRICS
 from .data_locus import SAMPLE_COORDS
 from .dispatch import Dispatcher
+from .fault_layer import FiredFault
+from .faults import Fault
 from .http_types import FaultHook, LoggedRequest, Request, Response
+from .redact import Redactor
 from .state import ANGUS_USERNAME, SandboxState
 from .tokens import EQ_TOKEN_TTL
 from .transport import SandboxHTTPServer
@@ -38,7 +41,10 @@ class Sandbox:
         n_cameras: int = 3,
     ) -> None:
         self._state = SandboxState(seed, now, angus_page_size, angus_token_ttl, n_cameras)
-        self._dispatcher = Dispatcher(self._state)
+        state = self._state
+        secrets = [c.access_token for c in state.cameras] + [state.angus_secret, state.eq_secret]
+        self.redact = Redactor(secrets)  # masks credentials in any text the sandbox emits
+        self._dispatcher = Dispatcher(state, self.redact)
         self.faults: list[FaultHook] = self._dispatcher.faults  # the same list dispatch reads
         self._host, self._port = host, port
         self._server: SandboxHTTPServer | None = None
@@ -50,7 +56,10 @@ class Sandbox:
         with self._lifecycle:
             if self._server is None:
                 server = SandboxHTTPServer(
-                    (self._host, self._port), self._dispatcher, self._state.clock
+                    (self._host, self._port),
+                    self._dispatcher,
+                    self._state.clock,
+                    on_error=self._dispatcher.record_error,
                 )
                 thread = threading.Thread(
                     target=server.serve_forever,
@@ -176,8 +185,31 @@ class Sandbox:
 
     @property
     def errors(self) -> list[str]:
-        """Tracebacks of handler crashes (each also answered with a 500)."""
+        """Tracebacks of handler crashes (each also answered with a 500), credentials masked."""
         return list(self._dispatcher.errors)
+
+    def log_requests_to(self, sink: Callable[[str], None] | None) -> None:
+        """Send ``"GET /path 200"`` per request to ``sink`` (masked, no query string); None: off."""
+        self._dispatcher.request_sink = sink
+
+    # --- faults (see faults.py for the kinds) ------------------------------------------------
+    def inject(self, fault: Fault) -> Fault:
+        """Activate ``fault`` after those already injected; it counts requests from now on."""
+        self._dispatcher.fault_layer.add(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault and forget ``fault_log`` (hooks in ``faults`` stay)."""
+        self._dispatcher.fault_layer.clear()
+
+    @property
+    def active_faults(self) -> list[Fault]:
+        return self._dispatcher.fault_layer.faults()
+
+    @property
+    def fault_log(self) -> list[FiredFault]:
+        """``(name, method, path)`` for every answer a fault changed, in order."""
+        return self._dispatcher.fault_layer.log()
 
     # --- fixtures ----------------------------------------------------------------------------
     @property

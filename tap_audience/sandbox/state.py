@@ -56,11 +56,25 @@ class SandboxState:
         self._otps: dict[str, _Otp] = {}
         self._otp_rng = rng(seed, "otp")
         self._uuid_rng = rng(seed, "jwt-uuid")
+        # Per vendor, the earliest issue time (epoch s) of a new token. An expire_tokens fault
+        # rejects tokens issued before a whole-second cutoff and raises this floor to it, so a
+        # token minted in that same second is still told apart from the expired ones (claims
+        # have 1 s resolution: an identical re-issue would be an identical string).
+        self.token_floor: dict[str, int] = {"angus": 0, "eq": 0}
+
+    def _issue_time(self, vendor: str) -> int:
+        return max(int(time.time()), self.token_floor[vendor])
+
+    def raise_token_floor(self, vendor: str, cutoff: int) -> None:
+        with self._lock:
+            self.token_floor[vendor] = max(self.token_floor[vendor], cutoff)
 
     # --- Angus -------------------------------------------------------------------------------
     def mint_angus_token(self, client_id: str, ttl_seconds: int | None = None) -> str:
         ttl = self.angus_token_ttl if ttl_seconds is None else ttl_seconds
-        claims = tokens.angus_claims(ANGUS_USERNAME, ANGUS_USER_ID, client_id, ttl)
+        claims = tokens.angus_claims(
+            ANGUS_USERNAME, ANGUS_USER_ID, client_id, ttl, now=self._issue_time("angus")
+        )
         return tokens.sign(claims, self.angus_secret)
 
     # --- keywarden ---------------------------------------------------------------------------
@@ -72,7 +86,13 @@ class SandboxState:
         if user is None:  # tokens for strangers carry no access at all
             user = EqUser(email, [], [], "customers", uuid4_from(rng(self.seed, "uuid", email)))
         claims = tokens.eq_claims(
-            email, user.api_access(), user.jwt_uuid, user.prefix, product, ttl_seconds=ttl_seconds
+            email,
+            user.api_access(),
+            user.jwt_uuid,
+            user.prefix,
+            product,
+            ttl_seconds=ttl_seconds,
+            now=self._issue_time("eq"),
         )
         return tokens.sign(claims, self.eq_secret)
 

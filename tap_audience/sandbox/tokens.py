@@ -40,8 +40,13 @@ def _signed_claims(token: str, secret: str) -> dict[str, Any]:
     """Signature check only. Cached: a sync reuses one token for thousands of pages, and
     PyJWT's decode is a visible share of the per-page cost in the benchmark."""
     try:
+        # No iat check: keywarden's jsonwebtoken does not reject a future iat, and tokens minted
+        # just after an expire_tokens fault are stamped up to 1 s ahead (see SandboxState).
         claims: dict[str, Any] = jwt.decode(
-            token, secret, algorithms=["HS256"], options={"require": ["exp"], "verify_exp": False}
+            token,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["exp"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
         raise TokenInvalid(str(exc)) from exc
@@ -58,9 +63,24 @@ def verify(token: str, secret: str) -> dict[str, Any]:
     return dict(claims)  # callers must not be able to alter the cached copy
 
 
-def angus_claims(username: str, user_id: int, client_id: str, ttl_seconds: int) -> dict[str, Any]:
+def issued_at(token: str, secret: str, claim: str) -> int | None:
+    """The issue time (``orig_iat`` for Angus, ``iat`` for EQ) of a well-signed token, else None.
+
+    Expiry is not checked: the expire_tokens fault asks "issued before the fault?" of tokens
+    whose real expiry is still the vendor handler's business.
+    """
+    try:
+        value = _signed_claims(token, secret).get(claim)
+    except TokenInvalid:
+        return None
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def angus_claims(
+    username: str, user_id: int, client_id: str, ttl_seconds: int, *, now: int | None = None
+) -> dict[str, Any]:
     """djangorestframework-jwt payload plus ``client_id`` (vendor-apis A3); no ``iat``."""
-    now = int(time.time())
+    now = int(time.time()) if now is None else now
     return {
         "username": username,
         "orig_iat": now,
@@ -79,9 +99,10 @@ def eq_claims(
     product: str,
     *,
     ttl_seconds: int = EQ_TOKEN_TTL,
+    now: int | None = None,
 ) -> dict[str, Any]:
     """keywarden ``signJWT`` payload (vendor-apis B3)."""
-    now = int(time.time())
+    now = int(time.time()) if now is None else now
     return {
         "email": email,
         "api_access": api_access,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
+import time
+import traceback
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,10 +30,17 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], dispatch: Dispatch, clock: DataClock) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        dispatch: Dispatch,
+        clock: DataClock,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__(address, _Handler)
         self.dispatch = dispatch
         self.clock = clock
+        self.on_error = on_error
         self._connections: set[socket.socket] = set()
         self.accepted = 0  # connections ever accepted: lets tests prove keep-alive reuse
         self._connections_lock = threading.Lock()
@@ -45,6 +55,15 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Replace socketserver's traceback on stderr (unredacted, and noise for the client's
+        own hang-ups, e.g. a timeout before a slow answer) with the sandbox's error list."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            return  # the socket failed (a client hang-up, a dropped connection): not a bug
+        if self.on_error is not None:
+            self.on_error(traceback.format_exc())
 
     def close_connections(self) -> None:
         """Cut live keep-alive sockets so a stopped sandbox really stops answering."""
@@ -91,12 +110,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(self.server.dispatch(request))
 
     def _write(self, response: Response) -> None:
+        if response.delay_seconds:
+            time.sleep(response.delay_seconds)
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
-        self.wfile.write(response.body)
+        if response.drop_after is None:
+            self.wfile.write(response.body)
+            return
+        # A connection lost mid-body: the full Content-Length was promised, part is sent, then
+        # the socket closes, so the client sees an incomplete read rather than a short body.
+        self.wfile.write(response.body[: response.drop_after])
+        self.wfile.flush()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     do_GET = _serve
     do_POST = _serve
