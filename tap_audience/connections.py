@@ -39,6 +39,7 @@ class Connections:
         self._clients: dict[tuple[str, str], VendorClient] = {}
         self._eq_tokens: dict[str, EqToken] = {}
         self._vendor_limits: dict[str, VendorLimits] = {}
+        self.stopping = threading.Event()
         self._lock = threading.Lock()
 
     @property
@@ -79,6 +80,7 @@ class Connections:
             retry=self.retry_policy,
             on_retry=self._on_retry,
             limits=self._limits(family) if family else None,
+            stopping=self.stopping,
         )
 
     def angus(self, client_id: str) -> VendorClient:
@@ -139,5 +141,6 @@ class Connections:
             return self._clients[key]
 
     def close(self) -> None:
+        self.stopping.set()
         for session in self._sessions.values():
             session.close()

@@ -61,8 +61,8 @@ class Runtime:
             self.connections.eq_token("locus")
 
     def close(self) -> None:
+        self.connections.close()  # first: requests still queued give up instead of retrying
         self.fetcher.close()
-        self.connections.close()
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None

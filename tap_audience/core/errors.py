@@ -40,3 +40,7 @@ class MalformedResponseError(TapAudienceError):
 
 class RetriesExhaustedError(TapAudienceError):
     """A request kept failing with retryable errors until the retry budget ran out."""
+
+
+class RunStoppingError(TapAudienceError):
+    """A request not sent because the run is shutting down (look-ahead left behind)."""

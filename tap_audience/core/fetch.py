@@ -106,19 +106,24 @@ class ConcurrentFetcher:
                     return
                 queue.append(_InFlight(job, self._executor.submit(self._open_window, job)))
 
-        refill()
-        while queue:
-            head = queue.popleft()
-            fetched = FetchedWindow(head.job)
-            try:
-                first, pages = head.first.result()
-                fetched.payloads.append(first)
-                for page in pages:
-                    fetched.payloads.append(page.result())
-            except Exception as exc:  # handed to the caller with its window
-                fetched.error = exc
+        try:
             refill()
-            yield fetched
+            while queue:
+                head = queue.popleft()
+                fetched = FetchedWindow(head.job)
+                try:
+                    first, pages = head.first.result()
+                    fetched.payloads.append(first)
+                    for page in pages:
+                        fetched.payloads.append(page.result())
+                except Exception as exc:  # handed to the caller with its window
+                    fetched.error = exc
+                refill()
+                yield fetched
+        finally:
+            # The consumer stopped early (a failure, an interruption): drop the look-ahead.
+            for in_flight in queue:
+                in_flight.first.cancel()
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import nullcontext
@@ -23,6 +24,7 @@ import requests
 from tap_audience.core.errors import (
     MalformedResponseError,
     RetriesExhaustedError,
+    RunStoppingError,
     VendorError,
 )
 from tap_audience.core.limits import VendorLimits
@@ -132,6 +134,7 @@ class VendorClient:
     headers: Mapping[str, str] = field(default_factory=dict)
     on_retry: Callable[[str], None] | None = None
     limits: VendorLimits | None = None
+    stopping: threading.Event | None = None
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -170,6 +173,8 @@ class VendorClient:
         return attempt(request)
 
     def _attempt(self, request: ApiRequest) -> Any:
+        if self.stopping is not None and self.stopping.is_set():
+            raise RunStoppingError(f"{self.vendor} {request.path}: not sent, the run is stopping")
         response = self._send(request)
         if self.auth is not None and response.status_code in (401, 403):
             reauth = getattr(self.auth, "reauthenticate_after", None)
