@@ -171,3 +171,14 @@ def test_no_credentials_means_no_partitions(sandbox, caplog):
         result = run_tap(config, streams=[STREAM])
     assert result.records[STREAM] == []
     assert "no Angus camera streams configured" in caplog.text
+
+
+def test_tokens_are_renewed_before_they_expire(sandbox):
+    # Tokens that live less than the 5-minute renewal margin are never reused.
+    sandbox.angus_token_ttl = 200
+    result = sync(sandbox, max_concurrency=1)
+    data = [r for r in sandbox.requests if r.path == ENTITIES]
+    tokens = [r for r in sandbox.requests if r.path.startswith("/angus-console")]
+    assert len(tokens) == len(data)
+    assert all(r.status == 200 for r in data)  # renewed proactively: no 401 first
+    assert len(result.records[STREAM]) == 3 * (19 * 24 + 11)
