@@ -1,9 +1,10 @@
 """The yardstick: a plain `requests` client doing the tap's Angus work, nothing more.
 
-Same requests (a token per camera, page 1 of every window, then pages 2..n), same JSON
-parsing, same record fields, same RECORD lines on stdout, optionally with N worker threads
-(output kept in request order). No retries, no state, no validation: the floor a tap pays
-on top of is measured against this.
+Same requests (a token per camera, page 1 of every window, then pages 2..n as soon as page 1
+is in), same JSON parsing, same record fields, same RECORD lines on stdout, optionally with N
+worker threads (output kept in request order; every window is queued up front, so its memory
+grows with the history). No retries, no state, no validation: the floor that a tap's extra
+work is measured against.
 
     python bench/baseline_client.py CONFIG.json [--workers N] > records.jsonl
 """
@@ -102,18 +103,24 @@ def main() -> None:
     hour_start = start.replace(minute=0, second=0, microsecond=0)
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
         tokens = list(pool.map(token, config["angus_streams"]))
-        # Page 1 of every window is queued at once; pages 2..n when their window comes up.
-        firsts = [
-            (camera["client_id"], auth, lower, upper, pool.submit(page, auth, lower, upper, 1))
-            for camera, auth in zip(config["angus_streams"], tokens, strict=True)
-            for lower, upper in windows(hour_start, end, window_days)
-        ]
-        for client_id, auth, lower, upper, first_page in firsts:
-            first = first_page.result()
+
+        def open_window(auth: str, lower: dt.datetime, upper: dt.datetime) -> list[Any]:
+            # Page 1, then pages 2..n queued at once (from the worker: no waiting there).
+            first = page(auth, lower, upper, 1)
             rest = [
                 pool.submit(page, auth, lower, upper, number)
                 for number in range(2, first["nb_of_pages"] + 1)
             ]
+            return [first, *rest]
+
+        # Every window is queued up front; results are written in request order.
+        windows_queued = [
+            (camera["client_id"], pool.submit(open_window, auth, lower, upper))
+            for camera, auth in zip(config["angus_streams"], tokens, strict=True)
+            for lower, upper in windows(hour_start, end, window_days)
+        ]
+        for client_id, opened in windows_queued:
+            first, *rest = opened.result()
             for body in [first, *(r.result() for r in rest)]:
                 for key in sorted(body["entities"]):
                     line = {
