@@ -8,6 +8,7 @@ ask for it.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable
 
@@ -15,13 +16,15 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tap_audience.angus.auth import AngusStreamAuthenticator
-from tap_audience.core.errors import ConfigurationError
+from tap_audience.core.errors import ConfigurationError, TapAudienceError
 from tap_audience.core.http import RetryPolicy, VendorClient
 from tap_audience.core.limits import VendorLimits
 from tap_audience.eqworks.auth import EqToken, EqTokenAuthenticator
+from tap_audience.eqworks.campaigns import Campaign, CampaignDirectory
 from tap_audience.settings import Settings
 
 USER_AGENT = "tap-audience/0.1"
+LOGGER = logging.getLogger("tap_audience.connections")
 
 
 class Connections:
@@ -40,6 +43,8 @@ class Connections:
         self._eq_tokens: dict[str, EqToken] = {}
         self._vendor_limits: dict[str, VendorLimits] = {}
         self.stopping = threading.Event()
+        self._campaigns: CampaignDirectory | None = None
+        self._zone_warning_logged = False
         self._lock = threading.Lock()
 
     @property
@@ -139,6 +144,23 @@ class Connections:
                 auth = EqTokenAuthenticator(token=token, user=user)
                 self._clients[key] = self._client(vendor, base_url, auth, family="eq")
             return self._clients[key]
+
+    def campaigns(self) -> CampaignDirectory:
+        client = self.atom()  # outside the lock: it takes the lock itself
+        with self._lock:
+            if self._campaigns is None:
+                self._campaigns = CampaignDirectory(client)
+            return self._campaigns
+
+    def campaign(self, campaign_id: int) -> Campaign | None:
+        """The campaign's dates and time zone from the campaign list, if it can say."""
+        try:
+            return self.campaigns().campaigns().get(campaign_id)
+        except (TapAudienceError, ValueError) as exc:
+            if not self._zone_warning_logged:
+                self._zone_warning_logged = True
+                LOGGER.warning("campaign list unavailable (%s): using UTC dates", exc)
+            return None
 
     def close(self) -> None:
         self.stopping.set()

@@ -15,7 +15,7 @@ from tap_audience.settings import Settings
 
 LOGGER = logging.getLogger("tap_audience")
 
-INSIGHT_STREAMS = {f"eq_{dimension}" for dimension in INSIGHT_DIMENSIONS}
+ATOM_STREAMS = {"eq_campaigns", *(f"eq_{dimension}" for dimension in INSIGHT_DIMENSIONS)}
 
 SANDBOX_KEYS = (
     "angus_username",
@@ -55,7 +55,7 @@ class Runtime:
     def preflight(self, streams: Iterable[str]) -> None:
         """Check (and refresh) each EQ token the selected streams need, before any data moves."""
         names = set(streams)
-        if self.settings.eq_jwt and self.settings.eq_campaign_ids and names & INSIGHT_STREAMS:
+        if self.settings.eq_jwt and names & ATOM_STREAMS:
             self.connections.eq_token("atom")
         if self.settings.locus_jwt and self.settings.locus_coords and "locus_hh_segments" in names:
             self.connections.eq_token("locus")

@@ -34,17 +34,20 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "start_date",
         th.DateTimeType,
+        title="Start date",
         description="First data to extract when there is no bookmark. "
         f"Default: {DEFAULT_START_DAYS_AGO} days before now.",
     ),
     th.Property(
         "end_date",
         th.DateTimeType,
+        title="End date",
         description="Last data to extract (exclusive). Default: now, read once at start.",
     ),
     th.Property(
         "angus_username",
         th.StringType,
+        title="Angus username",
         description="Angus console login (the account's email address).",
     ),
     th.Property(
@@ -56,6 +59,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
             )
         ),
         default=[],
+        title="Angus camera streams",
         description="One `{client_id, access_token}` per Angus camera stream; each is a "
         "partition with its own JWT.",
         secret=True,
@@ -65,18 +69,21 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType,
         default="by_hour",
         allowed_values=list(ANGUS_TIME_BUCKETS),
+        title="Angus time bucket",
         description="Bucket size requested from the Angus API.",
     ),
     th.Property(
         "angus_metrics",
         th.ArrayType(th.StringType(allowed_values=list(ANGUS_METRICS))),
         default=list(ANGUS_METRICS),
+        title="Angus metrics",
         description="Angus metrics to request; metrics not requested are null.",
     ),
     th.Property(
         "angus_lookback_hours",
         th.IntegerType(minimum=0),
         default=2,
+        title="Angus lookback (hours)",
         description="Re-read this many hours before the bookmark (the newest bucket is "
         "partial when it is read).",
     ),
@@ -84,6 +91,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "angus_window_days",
         th.IntegerType(minimum=1),
         default=7,
+        title="Angus window (days)",
         description="UTC days per Angus request window; each window is paged to the end "
         "and bookmarked once emitted.",
     ),
@@ -91,116 +99,161 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "angus_auth_url",
         th.StringType,
         default="https://console.angus.ai",
+        title="Angus auth URL",
         description="Base URL of the Angus token endpoint.",
     ),
     th.Property(
         "angus_api_url",
         th.StringType,
         default="https://data.angus.ai",
+        title="Angus API URL",
         description="Base URL of the Angus Data API.",
     ),
-    th.Property("eq_user", th.StringType, description="EQ account email (`eq-api-user`)."),
-    th.Property("eq_jwt", th.StringType, secret=True, description="ATOM-scoped EQ JWT."),
+    th.Property(
+        "eq_user",
+        th.StringType,
+        title="EQ user",
+        description="EQ account email (`eq-api-user`).",
+    ),
+    th.Property(
+        "eq_jwt",
+        th.StringType,
+        secret=True,
+        title="EQ ATOM token",
+        description="ATOM-scoped EQ JWT.",
+    ),
     th.Property(
         "locus_jwt",
         th.StringType,
         secret=True,
+        title="EQ LOCUS token",
         description="LOCUS-scoped EQ JWT (tokens are scoped to one product). Default: eq_jwt.",
     ),
     th.Property(
         "eq_campaign_ids",
         th.ArrayType(th.IntegerType),
         default=[],
+        title="ATOM campaign IDs",
         description="ATOM campaign codes; each is a partition of every insights stream.",
     ),
     th.Property(
         "eq_window_days",
         th.IntegerType(minimum=1),
         default=7,
+        title="EQ window (days)",
         description="Days per ATOM insights request.",
     ),
     th.Property(
         "eq_lookback_days",
         th.IntegerType(minimum=0),
         default=3,
+        title="EQ lookback (days)",
         description="Re-read this many days before the bookmark (ATOM revises recent days).",
     ),
     th.Property(
         "locus_coords",
         th.ArrayType(th.StringType),
         default=[],
+        title="LOCUS coordinates",
         description='LOCUS coordinates as `"lat,lon"` strings; one partition each.',
     ),
     th.Property(
         "eq_auth_url",
         th.StringType,
         default="https://auth.eqworks.io/prod",
+        title="EQ auth URL",
         description="Base URL of EQ's keywarden auth service (with its stage).",
     ),
     th.Property(
         "eq_api_url",
         th.StringType,
         default="https://api.eqworks.io",
+        title="ATOM API URL",
         description="Base URL of the ATOM API (overseer).",
     ),
     th.Property(
         "locus_api_url",
         th.StringType,
         default="https://api.locus.place",
+        title="LOCUS API URL",
         description="Base URL of the LOCUS API.",
     ),
     th.Property(
         "request_timeout_seconds",
         th.NumberType,
         default=60,
+        title="Request timeout (s)",
         description="Seconds to wait for a response before retrying.",
     ),
     th.Property(
         "max_retries",
         th.IntegerType(minimum=0),
         default=8,
+        title="Max retries",
         description="Retries per request on 429, 5xx, timeouts and dropped connections.",
     ),
     th.Property(
         "max_retry_wait_seconds",
         th.NumberType,
         default=300,
+        title="Max retry wait (s)",
         description="Longest single wait between retries (also caps `Retry-After`).",
     ),
     th.Property(
         "eq_refresh_days",
         th.IntegerType(minimum=0),
         default=14,
+        title="EQ refresh window (days)",
         description="Refresh an EQ token at start when it expires within this many days "
         "(keywarden /refresh; needs the token to be still valid).",
     ),
     th.Property(
         "eq_token_file",
         th.StringType,
+        title="ATOM token file",
         description="File holding the ATOM token (read instead of eq_jwt when it exists); "
         "every refreshed token is written back to it atomically, mode 0600.",
     ),
     th.Property(
         "locus_token_file",
         th.StringType,
+        title="LOCUS token file",
         description="Like eq_token_file, for the LOCUS token.",
     ),
     th.Property(
         "max_concurrency",
         th.IntegerType(minimum=1),
         default=8,
+        title="Max concurrency",
         description="Requests in flight at once per vendor (across partitions, windows and "
         "pages). Output order does not depend on it. Halved on a 429, then recovers.",
     ),
     th.Property(
         "max_requests_per_second",
         th.NumberType,
+        title="Max requests per second",
         description="Optional request budget per vendor (token bucket). Default: unlimited.",
+    ),
+    th.Property(
+        "shard_count",
+        th.IntegerType(minimum=1),
+        default=1,
+        title="Shard count",
+        description="Split the partitions among this many tap processes (each with its own "
+        "state id); a stable hash of each partition key decides its shard.",
+    ),
+    th.Property(
+        "shard_index",
+        th.IntegerType(minimum=0),
+        default=0,
+        title="Shard index",
+        description="This process's shard, 0 to shard_count - 1.",
     ),
     th.Property(
         "fail_fast",
         th.BooleanType,
         default=False,
+        title="Fail fast",
         description="Stop at the first failed partition instead of skipping it, finishing the "
         "others and exiting non-zero at the end.",
     ),
@@ -208,6 +261,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "sandbox",
         th.BooleanType,
         default=False,
+        title="Sandbox",
         description="Start the built-in sandbox on a free loopback port and point every URL "
         "and credential at it (demo and tests; no internet needed).",
     ),
@@ -215,6 +269,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "sandbox_seed",
         th.IntegerType,
         default=0,
+        title="Sandbox seed",
         description="Seed of the sandbox's deterministic data.",
     ),
 ).to_dict()
@@ -293,6 +348,8 @@ class Settings:
     locus_token_file: str | None
     fail_fast: bool
     max_concurrency: int
+    shard_count: int
+    shard_index: int
     max_requests_per_second: float | None
 
     @classmethod
@@ -341,6 +398,8 @@ class Settings:
             locus_token_file=config.get("locus_token_file") or None,
             fail_fast=bool(get("fail_fast")),
             max_concurrency=int(get("max_concurrency")),
+            shard_count=int(get("shard_count")),
+            shard_index=int(get("shard_index")),
             max_requests_per_second=float(config["max_requests_per_second"])
             if config.get("max_requests_per_second")
             else None,
@@ -387,6 +446,12 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
     if cameras and not config.get("angus_username"):
         errors.append(
             "angus_streams is set but angus_username is not: set the Angus console login email"
+        )
+    shard_count, shard_index = config.get("shard_count") or 1, config.get("shard_index") or 0
+    if isinstance(shard_count, int) and isinstance(shard_index, int) and shard_index >= shard_count:
+        errors.append(
+            f"shard_index ({shard_index}) must be below shard_count ({shard_count}): shards are "
+            "numbered from 0"
         )
     ids = [c.get("client_id") for c in cameras]
     if len(ids) != len(set(ids)):

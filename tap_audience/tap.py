@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import weakref
 from functools import cached_property
 from typing import Any
@@ -29,7 +30,8 @@ class TapAudience(Tap):
     """Audience analytics from Angus.ai and EQ Works (ATOM insights, LOCUS segments)."""
 
     name = "tap-audience"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK appends its built-in settings (stream maps, flattening) to this dict.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = BufferedSingerWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

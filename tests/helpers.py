@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tap_audience.tap import RunFailedError, TapAudience
 
@@ -73,3 +75,22 @@ def run_tap(
 def by_key(records: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[tuple[Any, ...], dict]:
     """Upsert semantics: the last record per primary key wins, like the targets."""
     return {tuple(r[k] for k in keys): r for r in records}
+
+
+def campaign_days(sandbox: Any, campaign_id: int, start: Any, end: Any) -> tuple[Any, Any]:
+    """The campaign-local dates a sync of [start, end) covers: insights days are local."""
+    zone = ZoneInfo(next(c["TimeZone"] for c in sandbox.campaigns if c["CampCode"] == campaign_id))
+    return start.astimezone(zone).date(), (end - dt.timedelta(microseconds=1)).astimezone(
+        zone
+    ).date()
+
+
+def expected_insights(
+    sandbox: Any, dimension: str, campaign_ids: Any, start: Any, end: Any
+) -> list:
+    """Every insights row a sync of [start, end) must produce, in the campaigns' local days."""
+    rows: list[dict[str, Any]] = []
+    for campaign_id in campaign_ids:
+        first, last = campaign_days(sandbox, campaign_id, start, end)
+        rows += sandbox.expected_insights(dimension, campaign_id, first, last)
+    return rows

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import jwt
+
 from tap_audience.core.timeutil import parse_datetime
 from tap_audience.sandbox import Response
 from tests.helpers import START, by_key, run_tap, sandbox_config
@@ -72,18 +74,21 @@ def test_one_token_per_camera_is_reused(sandbox):
 
 
 def test_an_expired_token_is_renewed_once_and_the_request_retried(sandbox):
-    expired_once: set[str] = set()
+    expired_cameras: set[str] = set()
 
-    def expire_first_data_request(request):
-        token = request.header("authorization")
-        if request.path == ENTITIES and token not in expired_once and len(expired_once) < 3:
-            expired_once.add(token)
-            body = {"code": "expired_jwt", "message": "Signature has expired"}
-            return Response(401, {"Content-Type": "application/json"}, json.dumps(body).encode())
-        return None
+    def expire_each_cameras_first_token(request):
+        if request.path != ENTITIES:
+            return None
+        token = (request.header("authorization") or "").removeprefix("Bearer ")
+        client_id = jwt.decode(token, options={"verify_signature": False})["client_id"]
+        if client_id in expired_cameras:
+            return None
+        expired_cameras.add(client_id)
+        body = {"code": "expired_jwt", "message": "Signature has expired"}
+        return Response(401, {"Content-Type": "application/json"}, json.dumps(body).encode())
 
-    sandbox.faults.append(expire_first_data_request)
-    result = sync(sandbox)
+    sandbox.faults.append(expire_each_cameras_first_token)
+    result = sync(sandbox, max_concurrency=1)
     token_requests = [r for r in sandbox.requests if r.path.startswith("/angus-console")]
     assert len(token_requests) == 6
     for client_id, _ in sandbox.cameras:

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TAP = [sys.executable, "-m", "tap_audience"]
 ALL_STREAMS = {
     "angus_entities",
+    "eq_campaigns",
     "locus_hh_segments",
     *(
         f"eq_{d}"

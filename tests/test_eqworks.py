@@ -7,23 +7,23 @@ import datetime as dt
 import pytest
 
 from tap_audience.core.errors import CredentialsError
+from tap_audience.core.timeutil import parse_datetime
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
-from tests.helpers import by_key, run_tap, sandbox_config
+from tests.helpers import START, by_key, expected_insights, run_tap, sandbox_config
 
 INSIGHT_STREAMS = [f"eq_{d}" for d in INSIGHT_DIMENSIONS]
 INSIGHT_KEYS = ("campaign_id", "date", "dimension_value")
-FIRST_DAY = dt.date(2026, 11, 1)
 
 
 def sort_rows(rows):
     return sorted(rows, key=lambda r: (r["campaign_id"], r["date"], r["dimension_value"]))
 
 
-def expected_insights(sandbox, dimension, start=FIRST_DAY):
-    rows = []
-    for campaign_id in sandbox.credentials()["eq_campaign_ids"]:
-        rows += sandbox.expected_insights(dimension, campaign_id, start, sandbox.now.date())
-    return sort_rows(rows)
+def expected(sandbox, dimension):
+    campaigns = sandbox.credentials()["eq_campaign_ids"]
+    return sort_rows(
+        expected_insights(sandbox, dimension, campaigns, parse_datetime(START), sandbox.now)
+    )
 
 
 def test_every_insights_stream_matches_the_sandbox(sandbox):
@@ -31,21 +31,23 @@ def test_every_insights_stream_matches_the_sandbox(sandbox):
     for dimension in INSIGHT_DIMENSIONS:
         got = result.records[f"eq_{dimension}"]
         assert got, dimension
-        assert sort_rows(got) == expected_insights(sandbox, dimension)
+        assert sort_rows(got) == expected(sandbox, dimension)
         assert len(by_key(got, INSIGHT_KEYS)) == len(got)  # no duplicates inside one run
 
 
 def test_insights_requests_are_windows_of_eq_window_days(sandbox):
     run_tap(sandbox_config(sandbox, eq_window_days=5), streams=["eq_os"])
     calls = [r.query for r in sandbox.requests if r.path == "/eq-api/beta/insights/os"]
-    ranges = sorted({(q["start"][0], q["end"][0]) for q in calls})
+    # Campaign 52210 runs on UTC days; the others are cut in their own time zones.
+    ranges = sorted((q["start"][0], q["end"][0]) for q in calls if q["c"] == ["52210"])
     assert ranges == [
         ("2026-11-01", "2026-11-05"),
         ("2026-11-06", "2026-11-10"),
         ("2026-11-11", "2026-11-15"),
         ("2026-11-16", "2026-11-20"),
     ]
-    assert len(calls) == 4 * 3  # per campaign
+    # Toronto and Vancouver start on 31 October (local), and 41001 ended on the 10th.
+    assert len(calls) == 4 + 5 + 3
 
 
 def test_insights_resume_with_lookback_and_pick_up_revisions(sandbox):
@@ -66,8 +68,7 @@ def test_insights_resume_with_lookback_and_pick_up_revisions(sandbox):
         earliest = (dt.date.fromisoformat(bookmark) - dt.timedelta(days=3)).isoformat()
         assert min(dates) >= earliest
     merged = by_key(first.records["eq_browser"] + second.records["eq_browser"], INSIGHT_KEYS)
-    expected = by_key(expected_insights(sandbox, "browser"), INSIGHT_KEYS)
-    assert merged == expected
+    assert merged == by_key(expected(sandbox, "browser"), INSIGHT_KEYS)
 
 
 def test_locus_segments_match_the_sandbox(sandbox):
@@ -128,3 +129,51 @@ def test_no_eq_token_means_no_partitions(sandbox, caplog):
     assert not result.records["locus_hh_segments"]
     assert "no EQ ATOM token configured" in caplog.text
     assert "no LOCUS token configured" in caplog.text
+
+
+def test_campaigns_stream_lists_every_campaign_with_its_state(sandbox):
+    result = run_tap(sandbox_config(sandbox), streams=["eq_campaigns"])
+    got = sorted(result.records["eq_campaigns"], key=lambda r: r["campaign_id"])
+    assert got == sandbox.expected_campaigns()
+    assert {r["state"] for r in got} == {"running", "completed"}
+    states = sorted(
+        r.query["state"][0] for r in sandbox.requests if r.path == "/eq-api/beta/campaigns/"
+    )
+    assert states == ["completed", "paused", "pending", "running"]
+
+
+def test_without_campaign_ids_insights_take_the_discovered_campaigns(sandbox):
+    config = sandbox_config(sandbox, eq_campaign_ids=[])
+    result = run_tap(config, streams=["eq_os"])
+    assert {r["campaign_id"] for r in result.records["eq_os"]} == {37054, 41001, 52210}
+    # Only campaigns overlapping the sync range: 41001 ended 10 days before the clock.
+    late = run_tap(
+        sandbox_config(sandbox, eq_campaign_ids=[], start_date="2026-11-15T00:00:00Z"),
+        streams=["eq_os"],
+    )
+    assert {r["campaign_id"] for r in late.records["eq_os"]} == {37054, 52210}
+    assert {
+        p["context"]["campaign_id"] for p in late.final_state["bookmarks"]["eq_os"]["partitions"]
+    } == {37054, 52210}
+
+
+def test_insights_days_are_cut_in_the_campaign_time_zone(sandbox):
+    run_tap(sandbox_config(sandbox, end_date="2026-11-20T03:00:00Z"), streams=["eq_os"])
+    ranges = [
+        (int(r.query["c"][0]), r.query["start"][0], r.query["end"][0])
+        for r in sandbox.requests
+        if r.path == "/eq-api/beta/insights/os"
+    ]
+    calls = {
+        c: (min(s for k, s, _ in ranges if k == c), max(e for k, _, e in ranges if k == c))
+        for c, _, _ in ranges
+    }
+    # start 2026-11-01T00:00Z is still 31 October in Toronto and Vancouver; the end, 03:00Z
+    # on the 20th, is the 19th there but the 20th in UTC.
+    assert calls[37054][1] == "2026-11-19" and calls[41001][1] == "2026-11-10"  # ended
+    assert calls[52210][1] == "2026-11-20"
+    assert {c: first for c, (first, _) in calls.items()} == {
+        37054: "2026-10-31",
+        41001: "2026-10-31",
+        52210: "2026-11-01",
+    }

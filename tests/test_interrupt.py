@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tap_audience.core.timeutil import parse_datetime
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
-from tests.helpers import parse_messages, sandbox_config
+from tests.helpers import expected_insights, parse_messages, sandbox_config
 
 ROOT = Path(__file__).resolve().parents[1]
 START = "2026-11-15T00:00:00+00:00"
@@ -29,9 +29,9 @@ def expected_records(sandbox, config):
     for client_id, _ in sandbox.cameras:
         expected["angus_entities"] += sandbox.expected_angus(client_id, start, end)
     for dimension in INSIGHT_DIMENSIONS:
-        rows = expected.setdefault(f"eq_{dimension}", [])
-        for campaign_id in config["eq_campaign_ids"]:
-            rows += sandbox.expected_insights(dimension, campaign_id, start.date(), end.date())
+        expected[f"eq_{dimension}"] = expected_insights(
+            sandbox, dimension, config["eq_campaign_ids"], start, end
+        )
     expected["locus_hh_segments"] = [
         row for coords in config["locus_coords"] for row in sandbox.expected_hh_segments(coords)
     ]

@@ -27,6 +27,7 @@ import pytest
 
 from tap_audience.sandbox import DIMENSIONS, Sandbox
 from tests.helpers import START as START_TEXT
+from tests.helpers import expected_insights
 
 REPO = Path(__file__).resolve().parents[1]
 MELTANO_BIN = Path(os.environ.get("MELTANO_BIN") or REPO / ".venv-meltano" / "bin" / "meltano")
@@ -53,9 +54,11 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "angus_entities": ANGUS_KEYS,
     **{f"eq_{dimension}": INSIGHT_KEYS for dimension in DIMENSIONS},
     "locus_hh_segments": ("coords", "segment_id"),
+    "eq_campaigns": ("campaign_id",),
 }
 STREAMS = {
     "angus_entities",
+    "eq_campaigns",
     "eq_user_segment",
     "eq_session",
     "eq_banner",
@@ -182,15 +185,12 @@ def expected_records(sandbox: Sandbox) -> dict[str, list[dict[str, Any]]]:
             for coords in credentials["locus_coords"]
             for record in sandbox.expected_hh_segments(coords)
         ],
+        "eq_campaigns": sandbox.expected_campaigns(),
     }
     for dimension in DIMENSIONS:
-        expected[f"eq_{dimension}"] = [
-            record
-            for campaign_id in credentials["eq_campaign_ids"]
-            for record in sandbox.expected_insights(
-                dimension, campaign_id, START.date(), sandbox.now.date()
-            )
-        ]
+        expected[f"eq_{dimension}"] = expected_insights(
+            sandbox, dimension, credentials["eq_campaign_ids"], START, sandbox.now
+        )
     return expected
 
 

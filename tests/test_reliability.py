@@ -6,7 +6,6 @@ Each test names a row of the README's fault matrix. Waits are capped low
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import jwt
@@ -15,7 +14,7 @@ import pytest
 from tap_audience.core.errors import AccountCredentialsError
 from tap_audience.core.timeutil import parse_datetime
 from tap_audience.sandbox import Fault
-from tests.helpers import START, run_tap, sandbox_config
+from tests.helpers import START, by_key, expected_insights, run_tap, sandbox_config
 
 ENTITIES = "/angus-data/api/1/entities"
 FAST = {"max_retry_wait_seconds": 0.05, "max_retries": 3}
@@ -156,20 +155,12 @@ def test_an_eq_token_rejected_mid_sync_is_refreshed_once(sandbox):
     result = run_tap(sandbox_config(sandbox, max_concurrency=1), streams=["eq_os"])
     assert result.failure is None
     assert [r.path for r in sandbox.requests].count("/eq-auth/prod/refresh") == 1
-    rows = sorted(
-        result.records["eq_os"], key=lambda r: (r["campaign_id"], r["date"], r["dimension_value"])
-    )
-    expected = sorted(
-        (
-            row
-            for campaign in (37054, 41001, 52210)
-            for row in sandbox.expected_insights(
-                "os", campaign, dt.date(2026, 11, 1), sandbox.now.date()
-            )
-        ),
-        key=lambda r: (r["campaign_id"], r["date"], r["dimension_value"]),
-    )
-    assert rows == expected
+    key = ("campaign_id", "date", "dimension_value")
+    got = by_key(result.records["eq_os"], key)
+    campaigns = (37054, 41001, 52210)
+    want = expected_insights(sandbox, "os", campaigns, parse_datetime(START), sandbox.now)
+    assert got == by_key(want, key)
+    assert len(got) == len(result.records["eq_os"])
 
 
 def test_an_eq_token_that_cannot_be_refreshed_stops_the_run_readably(sandbox):

@@ -55,5 +55,5 @@ def test_discover_from_an_installed_wheel(tmp_path):
     )
     catalog = json.loads(discovered.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert len(streams) == 11
+    assert len(streams) == 12
     assert "bucket_start" in streams["angus_entities"]["schema"]["properties"]

@@ -85,7 +85,7 @@ class AngusEntities(Endpoint):
     vendor = "Angus"
     path = ENTITIES_PATH
 
-    def partitions(self) -> list[dict[str, Any]]:
+    def all_partitions(self) -> list[dict[str, Any]]:
         return [{"client_id": camera.client_id} for camera in self.settings.angus_cameras]
 
     def unconfigured_reason(self) -> str:

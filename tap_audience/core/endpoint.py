@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import json
 import logging
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -55,8 +57,13 @@ class Endpoint(abc.ABC):
             )
 
     @abc.abstractmethod
-    def partitions(self) -> list[dict[str, Any]]:
+    def all_partitions(self) -> list[dict[str, Any]]:
         """One dict per partition, e.g. `{"client_id": ...}`; empty when not configured."""
+
+    def partitions(self) -> list[dict[str, Any]]:
+        """This process's share of the partitions (all of them unless sharded)."""
+        count, index = self.settings.shard_count, self.settings.shard_index
+        return [p for p in self.all_partitions() if count == 1 or shard_of(p, count) == index]
 
     def unconfigured_reason(self) -> str:
         """Why `partitions()` is empty, for the one INFO line the tap logs."""
@@ -93,6 +100,12 @@ class Endpoint(abc.ABC):
     def check_access(self, error: Exception, partition: Partition) -> Exception:
         """Translate a vendor error on this partition (e.g. into NotEntitledError)."""
         return error
+
+
+def shard_of(partition: Mapping[str, Any], shard_count: int) -> int:
+    """A stable shard number: the same partition lands on the same shard in every process."""
+    key = json.dumps(partition, sort_keys=True, default=str).encode()
+    return zlib.crc32(key) % shard_count
 
 
 def resume_point(

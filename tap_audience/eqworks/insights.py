@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from tap_audience.core.convert import as_float, as_int
-from tap_audience.core.endpoint import Endpoint, Partition, Record, resume_point
+from tap_audience.core.endpoint import Endpoint, Partition, Record
 from tap_audience.core.errors import TapAudienceError, VendorError
 from tap_audience.core.http import ApiRequest, VendorClient
-from tap_audience.core.timeutil import UTC, parse_datetime
+from tap_audience.core.timeutil import UTC
 from tap_audience.core.windows import DAY, Window, date_windows
 
 # dimension → key of the dimension value inside `_id` (vendor-apis.md B4; the last four are
@@ -86,36 +86,48 @@ class InsightsEndpoint(Endpoint):
     def path(self) -> str:
         return f"/beta/insights/{self.dimension}"
 
-    def partitions(self) -> list[dict[str, Any]]:
+    def all_partitions(self) -> list[dict[str, Any]]:
         if not self.settings.eq_jwt:
             return []
-        return [{"campaign_id": c} for c in self.settings.eq_campaign_ids]
+        if self.settings.eq_campaign_ids:
+            return [{"campaign_id": c} for c in self.settings.eq_campaign_ids]
+        # No list configured: every campaign the token sees that overlaps the sync range.
+        campaigns = self.connections.campaigns().campaigns()
+        return [
+            {"campaign_id": code}
+            for code, campaign in campaigns.items()
+            if campaign.overlaps(self.settings.start, self.settings.end)
+        ]
 
     def unconfigured_reason(self) -> str:
         if not self.settings.eq_jwt:
             return "no EQ ATOM token configured (set eq_user and eq_jwt)"
-        return "no ATOM campaigns configured (set eq_campaign_ids)"
+        return "the ATOM token sees no campaign that overlaps the sync range"
 
     def client(self, partition: Partition) -> VendorClient:
         return self.connections.atom()
 
     def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
-        start = resume_point(
-            start=self.settings.start,
-            bookmark=parse_datetime(bookmark) if bookmark else None,
-            lookback=self.settings.eq_lookback,
-        )
-        # `end` is exclusive: the last whole or partial UTC date before it.
-        last = (self.settings.end - dt.timedelta(microseconds=1)).date()
+        # Rows are per campaign-local day: the range is cut in the campaign's time zone (UTC
+        # when it is unknown), and the bookmark is such a day. `end` is exclusive.
+        campaign = self.connections.campaign(int(partition["campaign_id"]))
+        zone = campaign.zone if campaign else UTC
+        first = self.settings.start.astimezone(zone).date()
+        if bookmark:
+            first = max(first, dt.date.fromisoformat(bookmark) - self.settings.eq_lookback)
+        last = (self.settings.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
+        # No request for days the campaign did not run.
+        if campaign and campaign.start:
+            first = max(first, campaign.start.astimezone(zone).date())
+        if campaign and campaign.end:
+            last = min(last, campaign.end.astimezone(zone).date())
         return [
             Window(
                 partition=partition,
-                start=dt.datetime.combine(first_day, dt.time(), UTC),
-                end=dt.datetime.combine(last_day, dt.time(), UTC) + DAY,
+                start=dt.datetime.combine(first_day, dt.time(), zone),
+                end=dt.datetime.combine(last_day + DAY, dt.time(), zone),
             )
-            for first_day, last_day in date_windows(
-                start.date(), last, self.settings.eq_window_days
-            )
+            for first_day, last_day in date_windows(first, last, self.settings.eq_window_days)
         ]
 
     def first_request(self, window: Window) -> ApiRequest:
@@ -124,7 +136,7 @@ class InsightsEndpoint(Endpoint):
             [
                 ("c", str(window.partition["campaign_id"])),
                 ("start", window.start.date().isoformat()),
-                ("end", (window.end - DAY).date().isoformat()),
+                ("end", (window.end.date() - DAY).isoformat()),
             ],
         )
 

@@ -49,7 +49,7 @@ class LocusHouseholdSegments(Endpoint):
     vendor = "EQ LOCUS"
     path = HH_SEGMENTS_PATH
 
-    def partitions(self) -> list[dict[str, Any]]:
+    def all_partitions(self) -> list[dict[str, Any]]:
         if not self.settings.locus_jwt:
             return []
         return [{"coords": c.text} for c in self.settings.locus_coords]

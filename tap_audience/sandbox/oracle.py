@@ -7,8 +7,9 @@ can compare the tap's records with these lists.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from . import data_angus, data_eq, data_locus
 from .clock import epoch_us, require_aware
@@ -60,3 +61,27 @@ def expected_insights(
 
 def expected_hh_segments(state: SandboxState, coords: str) -> list[dict[str, Any]]:
     return data_locus.records(state.seed, coords)
+
+
+def expected_campaigns(state: SandboxState) -> list[dict[str, Any]]:
+    """`eq_campaigns` records for the analyst (who sees every campaign), sorted by code."""
+    now = state.clock.now()
+    records = []
+    for campaign in sorted(state.campaigns, key=lambda c: c.code):
+        row = campaign.to_api(now)
+        zone = ZoneInfo(campaign.time_zone)
+        start = datetime.fromisoformat(row["StartDate"]).replace(tzinfo=zone)
+        end = datetime.fromisoformat(row["EndDate"]).replace(tzinfo=zone)
+        records.append(
+            {
+                "campaign_id": campaign.code,
+                "name": campaign.name,
+                "state": campaign.state(now),
+                "time_zone": campaign.time_zone,
+                "start_date": row["StartDate"],
+                "end_date": row["EndDate"],
+                "start_utc": start.astimezone(timezone.utc).isoformat(),
+                "end_utc": end.astimezone(timezone.utc).isoformat(),
+            }
+        )
+    return records

@@ -270,3 +270,6 @@ class Sandbox:
 
     def expected_hh_segments(self, coords: str) -> list[dict[str, Any]]:
         return oracle.expected_hh_segments(self._state, coords)
+
+    def expected_campaigns(self) -> list[dict[str, Any]]:
+        return oracle.expected_campaigns(self._state)
