@@ -250,6 +250,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="This process's shard, 0 to shard_count - 1.",
     ),
     th.Property(
+        "progress_interval_seconds",
+        th.NumberType,
+        default=10,
+        title="Progress interval (s)",
+        description="Seconds between progress lines per stream (partitions and windows done "
+        "of total, records, rate, ETA).",
+    ),
+    th.Property(
         "fail_fast",
         th.BooleanType,
         default=False,
@@ -349,6 +357,7 @@ class Settings:
     fail_fast: bool
     max_concurrency: int
     shard_count: int
+    progress_interval_seconds: float
     shard_index: int
     max_requests_per_second: float | None
 
@@ -399,6 +408,7 @@ class Settings:
             fail_fast=bool(get("fail_fast")),
             max_concurrency=int(get("max_concurrency")),
             shard_count=int(get("shard_count")),
+            progress_interval_seconds=float(get("progress_interval_seconds")),
             shard_index=int(get("shard_index")),
             max_requests_per_second=float(config["max_requests_per_second"])
             if config.get("max_requests_per_second")

@@ -28,6 +28,7 @@ from tap_audience.core.endpoint import Endpoint, Record
 from tap_audience.core.errors import AccountCredentialsError, NotEntitledError, TapAudienceError
 from tap_audience.core.interrupt import INTERRUPTS
 from tap_audience.core.pipeline import PartitionPipeline
+from tap_audience.core.progress import StreamProgress
 from tap_audience.core.report import PartitionOutcome
 from tap_audience.core.windows import Window
 
@@ -74,6 +75,17 @@ class EndpointStream(Stream):
             windows = endpoint.plan(partition, bookmark if self.replication_key else None)
             plans.append((partition, windows))
         return PartitionPipeline(endpoint, plans, self.audience_tap.runtime.fetcher)
+
+    @cached_property
+    def progress(self) -> StreamProgress:
+        plans = self.pipeline.plans
+        return StreamProgress(
+            self.name,
+            partitions=len(plans),
+            windows=sum(len(windows) for _, windows in plans),
+            logger=self.logger,
+            interval_seconds=self.audience_tap.runtime.settings.progress_interval_seconds,
+        )
 
     @property
     def partitions(self) -> list[dict[str, Any]] | None:
@@ -123,14 +135,16 @@ class EndpointStream(Stream):
         outcome = runtime.report.partition(self.name, context)
         pipeline = self.pipeline
         index = pipeline.index_of(dict(context))
+        progress = self.progress
         try:
             yield from self._partition_records(endpoint, context, index, outcome)
         except AccountCredentialsError:
             raise  # every partition depends on it: stop the run
         except TapAudienceError as exc:
             pipeline.abandon(index)
+            progress.partition_done(outcome.windows_planned - outcome.windows_done)
             error = endpoint.check_access(exc, context)
-            outcome.status, outcome.error = "failed", str(error)
+            outcome.finish("failed", str(error))
             why = "not entitled" if isinstance(error, NotEntitledError) else "failed"
             self.logger.error(
                 "%s [%s] %s, skipping it (its bookmark stays at its last finished window): %s",
@@ -142,7 +156,10 @@ class EndpointStream(Stream):
             if runtime.settings.fail_fast:
                 raise PartitionFailed(f"{self.name} [{outcome.describe()}]: {error}") from exc
         else:
-            outcome.status = "ok"
+            outcome.finish("ok")
+            progress.partition_done()
+        if progress.partitions_done == progress.partitions_total:
+            progress.log()
 
     def _partition_records(
         self, endpoint: Endpoint, context: types.Context, index: int, outcome: PartitionOutcome
@@ -150,6 +167,8 @@ class EndpointStream(Stream):
         outcome.windows_planned = len(self.pipeline.plans[index][1])
         replication_key = self.replication_key or ""
         for fetched in self.pipeline.windows(index):
+            outcome.requests += fetched.stats.requests
+            outcome.retries += fetched.stats.retries
             if fetched.error is not None:
                 raise fetched.error
             window = fetched.window
@@ -161,6 +180,7 @@ class EndpointStream(Stream):
             outcome.records += window.rows
             outcome.windows_done += 1
             self._complete_window(context, window)
+            self.progress.window_done(window.rows)
             INTERRUPTS.checkpoint()
 
     def _complete_window(self, context: types.Context, window: Window) -> None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import copy
+import logging
 import weakref
 from functools import cached_property
 from typing import Any
 
+import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._util import load_json  # the loader the SDK's own invoke uses
 from singer_sdk.singerlib.encoding.simple import StateMessage
+from singer_sdk.tap_base import CliTestOptionValue
 
+from tap_audience.checks import check_vendors
 from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
@@ -65,6 +69,36 @@ class TapAudience(Tap):
 
     def discover_streams(self) -> list[EndpointStream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    def check_connections(self) -> None:
+        """One line per vendor on stderr; raise if any vendor's credentials do not work."""
+        results = check_vendors(self.runtime)
+        for result in results:
+            click.echo(REDACTOR.redact(result.line()), err=True)
+        if failed := [r.vendor for r in results if not r.ok]:
+            raise TapAudienceError(f"connection test failed for {', '.join(failed)}")
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        # As the SDK's, with the per-vendor check first: `--test` (all) checks each vendor,
+        # then syncs one record per stream; `--test=schema` only writes the schemas.
+        if value == CliTestOptionValue.All.value:
+            config = ctx.params.get("config")
+            tap = cls(
+                config=config.config if config else {},
+                parse_env_config=bool(config and config.parse_env),
+                validate_config=True,
+            )
+            tap.check_connections()
+            # The SDK stops each stream after one record by raising, and logs that stop as
+            # "An unhandled error occurred" at ERROR; a real failure still propagates.
+            quiet = _DropDryRunStops()
+            logging.getLogger().addFilter(quiet)
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(quiet)
+            tap.run_connection_test()
+            ctx.exit()
+        super().cb_test(ctx, param, value)
 
     def run(self) -> None:
         """Sync every selected stream, then report; raise if any partition failed.
@@ -128,6 +162,11 @@ class TapAudience(Tap):
             validate_config=True,
         )
         tap.run()
+
+
+class _DropDryRunStops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("An unhandled error occurred while syncing")
 
 
 def _secret_values(config: dict[str, Any]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -170,3 +171,46 @@ def test_the_console_script_is_installed():
     )
     assert process.returncode == 0
     assert "tap-audience" in process.stdout
+
+
+def test_connection_test_prints_one_line_per_vendor(sandbox, tmp_path):
+    process = run(["--test"], sandbox_config(sandbox), tmp_path)
+    assert process.returncode == 0, process.stderr
+    lines = [line for line in process.stderr.splitlines() if not line.startswith("20")]
+    assert lines == [
+        "Angus: ok: 3 camera stream(s) authenticated",
+        f"EQ ATOM: ok: token valid until {_valid_until(sandbox)}; 3 campaign(s) visible",
+        f"EQ LOCUS: ok: token valid until {_valid_until(sandbox)}; coordinate 43.6532,-79.3832 "
+        "readable",
+    ]
+    assert "An unhandled error" not in process.stderr
+    assert '"type":"RECORD"' in process.stdout  # then one record per stream, as Meltano expects
+
+
+def _valid_until(sandbox):
+    import jwt
+
+    token = sandbox.credentials()["eq_jwt"]
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    return dt.datetime.fromtimestamp(exp, dt.timezone.utc).date().isoformat()
+
+
+def test_connection_test_says_what_is_wrong_and_how_to_fix_it(sandbox, tmp_path):
+    config = sandbox_config(sandbox)
+    config["angus_streams"][1]["access_token"] = "not-the-right-access-token"
+    config["locus_coords"] = ["40.7128,-74.0060"]
+    config["eq_jwt"] = sandbox.mint_eq_token("analyst@eq.example", "atom", ttl_seconds=-5)
+    process = run(["--test"], config, tmp_path)
+    assert process.returncode == 1
+    lines = [line for line in process.stderr.splitlines() if not line.startswith("20")]
+    assert lines[0].startswith("Angus: FAILED: Angus rejected the credentials of camera stream")
+    assert "Check angus_username" in lines[0]
+    assert lines[1].startswith("EQ ATOM: FAILED: eq_jwt (the EQ atom token) expired on")
+    assert "tap-audience eq-login" in lines[1]
+    assert lines[2] == (
+        "EQ LOCUS: FAILED: EQ LOCUS answered HTTP 403 for /prod/segment/hh-segments: "
+        "Access not allowed"
+    )
+    assert "connection test failed for Angus, EQ ATOM, EQ LOCUS" in process.stderr
+    assert '"type":"RECORD"' not in process.stdout
+    assert "not-the-right-access-token" not in process.stderr

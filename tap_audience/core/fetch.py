@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tap_audience.core.endpoint import Endpoint
+from tap_audience.core.http import RequestStats
 from tap_audience.core.windows import Window
 
 
@@ -35,6 +36,7 @@ class FetchedWindow:
     job: WindowJob
     payloads: list[Any] = field(default_factory=list)
     error: BaseException | None = None
+    stats: RequestStats = field(default_factory=RequestStats)
 
     @property
     def window(self) -> Window:
@@ -47,9 +49,9 @@ class Fetcher(Protocol):
     def close(self) -> None: ...
 
 
-def _first_page(job: WindowJob) -> Any:
+def _first_page(job: WindowJob, stats: RequestStats) -> Any:
     client = job.endpoint.client(job.window.partition)
-    return client.request_json(job.endpoint.first_request(job.window))
+    return client.request_json(job.endpoint.first_request(job.window), stats)
 
 
 class SequentialFetcher:
@@ -59,11 +61,11 @@ class SequentialFetcher:
         for job in jobs:
             fetched = FetchedWindow(job)
             try:
-                first = _first_page(job)
+                first = _first_page(job, fetched.stats)
                 fetched.payloads.append(first)
                 client = job.endpoint.client(job.window.partition)
                 for request in job.endpoint.follow_up_requests(job.window, first):
-                    fetched.payloads.append(client.request_json(request))
+                    fetched.payloads.append(client.request_json(request, fetched.stats))
             except Exception as exc:  # handed to the caller with its window
                 fetched.error = exc
             yield fetched
@@ -76,6 +78,7 @@ class SequentialFetcher:
 class _InFlight:
     job: WindowJob
     first: Future[tuple[Any, list[Future[Any]]]]
+    stats: RequestStats
 
 
 class ConcurrentFetcher:
@@ -85,12 +88,12 @@ class ConcurrentFetcher:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
         self._lookahead = lookahead or 2 * workers
 
-    def _open_window(self, job: WindowJob) -> tuple[Any, list[Future[Any]]]:
-        first = _first_page(job)
+    def _open_window(self, job: WindowJob, stats: RequestStats) -> tuple[Any, list[Future[Any]]]:
+        first = _first_page(job, stats)
         client = job.endpoint.client(job.window.partition)
         submit: Callable[..., Future[Any]] = self._executor.submit
         pages = [
-            submit(client.request_json, request)
+            submit(client.request_json, request, stats)
             for request in job.endpoint.follow_up_requests(job.window, first)
         ]
         return first, pages
@@ -104,13 +107,15 @@ class ConcurrentFetcher:
                 job = next(pending, None)
                 if job is None:
                     return
-                queue.append(_InFlight(job, self._executor.submit(self._open_window, job)))
+                stats = RequestStats()
+                opened = self._executor.submit(self._open_window, job, stats)
+                queue.append(_InFlight(job, opened, stats))
 
         try:
             refill()
             while queue:
                 head = queue.popleft()
-                fetched = FetchedWindow(head.job)
+                fetched = FetchedWindow(head.job, stats=head.stats)
                 try:
                     first, pages = head.first.result()
                     fetched.payloads.append(first)

@@ -53,6 +53,23 @@ class RetryPolicy:
     max_wait_seconds: float = 300.0
 
 
+class RequestStats:
+    """Requests sent and retries made on behalf of one unit of work (a window)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.retries = 0
+        self._lock = threading.Lock()  # pages of one window may be fetched by several workers
+
+    def sent(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def retried(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+
 class RetryableError(Exception):
     """Internal: one failed attempt that is worth another try."""
 
@@ -139,8 +156,9 @@ class VendorClient:
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def request_json(self, request: ApiRequest) -> Any:
+    def request_json(self, request: ApiRequest, stats: RequestStats | None = None) -> Any:
         """Send `request` and return its decoded JSON body, retrying what is worth retrying."""
+        stats = stats or RequestStats()
 
         def log_retry(details: Mapping[str, Any]) -> None:
             failure = details.get("exception")
@@ -150,6 +168,7 @@ class VendorClient:
                 f"{self.retry.max_retries} in {details['wait']:.1f}s"
             )
             LOGGER.warning(line)
+            stats.retried()
             if self.on_retry is not None:
                 self.on_retry(line)
 
@@ -170,15 +189,17 @@ class VendorClient:
             on_giveup=give_up,
             logger=None,
         )(self._attempt)
-        return attempt(request)
+        return attempt(request, stats)
 
-    def _attempt(self, request: ApiRequest) -> Any:
+    def _attempt(self, request: ApiRequest, stats: RequestStats) -> Any:
         if self.stopping is not None and self.stopping.is_set():
             raise RunStoppingError(f"{self.vendor} {request.path}: not sent, the run is stopping")
+        stats.sent()
         response = self._send(request)
         if self.auth is not None and response.status_code in (401, 403):
             reauth = getattr(self.auth, "reauthenticate_after", None)
             if reauth is not None and reauth(response):
+                stats.sent()
                 response = self._send(request)
         status = response.status_code
         if self.limits is not None:

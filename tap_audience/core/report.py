@@ -1,7 +1,7 @@
-"""What happened in a run, per stream and partition: the data behind the end-of-run summary.
+"""What happened in a run, per stream and partition: the facts behind the summary table.
 
-Kept apart from logging so that a machine-readable summary (or another protocol) can be
-produced from the same facts later.
+Kept apart from logging so that a machine-readable run summary (or another protocol's
+report) can be produced from the same facts later.
 """
 
 from __future__ import annotations
@@ -20,11 +20,22 @@ class PartitionOutcome:
     records: int = 0
     windows_done: int = 0
     windows_planned: int = 0
+    requests: int = 0
+    retries: int = 0
     status: str = "running"  # running | ok | failed
     error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
 
     def describe(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.partition.items()) or "(all)"
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        self.status, self.error, self.finished = status, error, time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
 
 
 @dataclass
@@ -49,16 +60,26 @@ class RunReport:
         return [o for o in self.outcomes if o.status == "failed"]
 
     def summary_lines(self) -> list[str]:
+        """A table: per stream records, partitions ok/failed, requests, retries, seconds."""
         streams: dict[str, list[PartitionOutcome]] = {}
         for outcome in self.outcomes:
             streams.setdefault(outcome.stream, []).append(outcome)
-        lines = [f"{'stream':<20} {'records':>9} {'ok':>4} {'failed':>6}"]
+        header = f"{'stream':<20} {'records':>9} {'ok':>4} {'failed':>6} {'requests':>9} "
+        lines = [header + f"{'retries':>8} {'seconds':>8}"]
         for stream, outcomes in streams.items():
-            records = sum(o.records for o in outcomes)
-            ok = sum(o.status == "ok" for o in outcomes)
-            failed = sum(o.status == "failed" for o in outcomes)
-            lines.append(f"{stream:<20} {records:>9} {ok:>4} {failed:>6}")
-        elapsed = time.monotonic() - self.started
-        lines.append(f"retries: {self.retries}; seconds: {elapsed:.1f}")
+            lines.append(
+                f"{stream:<20} {sum(o.records for o in outcomes):>9} "
+                f"{sum(o.status == 'ok' for o in outcomes):>4} "
+                f"{sum(o.status == 'failed' for o in outcomes):>6} "
+                f"{sum(o.requests for o in outcomes):>9} "
+                f"{sum(o.retries for o in outcomes):>8} "
+                f"{sum(o.seconds for o in outcomes):>8.1f}"
+            )
+        total = sum(o.records for o in self.outcomes)
+        lines.append(
+            f"{'total':<20} {total:>9} {sum(o.status == 'ok' for o in self.outcomes):>4} "
+            f"{len(self.failed):>6} {sum(o.requests for o in self.outcomes):>9} "
+            f"{self.retries:>8} {time.monotonic() - self.started:>8.1f}"
+        )
         lines.extend(f"FAILED {o.stream} [{o.describe()}]: {o.error}" for o in self.failed)
         return lines

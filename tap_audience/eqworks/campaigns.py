@@ -30,7 +30,9 @@ LOGGER = logging.getLogger("tap_audience.eqworks.campaigns")
 
 CAMPAIGNS_PATH = "/beta/campaigns/"
 CAMPAIGN_STATES = ("running", "pending", "paused", "completed")
-KNOWN_FIELDS = frozenset(("CampCode", "Name", "StartDate", "EndDate", "TimeZone"))
+KNOWN_FIELDS = frozenset(
+    ("CampCode", "Name", "StartDate", "EndDate", "TimeZone", "DaysLeft", "TotalDays")
+) | {"Currency", "Enabled"}
 
 
 @dataclass(frozen=True)
@@ -147,4 +149,10 @@ class EqCampaigns(Endpoint):
                 "end_date": as_str(row.get("EndDate"), "EndDate"),
                 "start_utc": isoformat_utc(campaign.start) if campaign.start else None,
                 "end_utc": isoformat_utc(campaign.end) if campaign.end else None,
+                "days_left": as_int(row.get("DaysLeft"), "DaysLeft"),
+                "total_days": as_int(row.get("TotalDays"), "TotalDays"),
+                "currency": as_str(row.get("Currency"), "Currency"),
+                "enabled": None
+                if row.get("Enabled") is None
+                else bool(as_int(row["Enabled"], "Enabled")),
             }

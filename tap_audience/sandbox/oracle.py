@@ -82,6 +82,10 @@ def expected_campaigns(state: SandboxState) -> list[dict[str, Any]]:
                 "end_date": row["EndDate"],
                 "start_utc": start.astimezone(timezone.utc).isoformat(),
                 "end_utc": end.astimezone(timezone.utc).isoformat(),
+                "days_left": row["DaysLeft"],
+                "total_days": row["TotalDays"],
+                "currency": row["Currency"],
+                "enabled": bool(row["Enabled"]),
             }
         )
     return records
