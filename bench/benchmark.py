@@ -96,6 +96,34 @@ class Span:
         self.first, self.last = None, 0.0
 
 
+class PeakRss:
+    """The process's own VmHWM from /proc, polled until it exits.
+
+    Not `ru_maxrss`: Linux carries the parent's RSS high-water mark across fork and exec, so
+    a child of this (large, sandbox-holding) process would report at least the parent's size.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.kib = 0
+        self._path = Path(f"/proc/{pid}/status")
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._done.wait(0.02):
+            try:
+                for line in self._path.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.kib = max(self.kib, int(line.split()[1]))
+            except (OSError, ValueError):
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def count_records(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(
@@ -113,7 +141,9 @@ def run(
     started = time.monotonic()
     with out.open("wb") as stdout:
         process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.DEVNULL, cwd=ROOT)
+        peak = PeakRss(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
+        peak.stop()
     wall = time.monotonic() - started
     if status != 0:
         raise SystemExit(f"{name} failed with status {status}: {' '.join(command)}")
@@ -122,7 +152,7 @@ def run(
         wall=wall,
         records=count_records(out),
         cpu=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=peak.kib / 1024,
         span=(span.last - span.first + latency) if span and span.first is not None else None,
     )
 
@@ -130,8 +160,9 @@ def run(
 def config_for(sandbox: Sandbox, hours: int, workdir: Path, **extra: object) -> Path:
     config = {
         **sandbox.credentials(),
-        "eq_campaign_ids": [],
-        "locus_coords": [],
+        # Angus only: without EQ tokens the EQ streams have no partitions.
+        "eq_jwt": None,
+        "locus_jwt": None,
         "start_date": (NOW - dt.timedelta(hours=hours)).isoformat(),
         "end_date": NOW.isoformat(),
         "max_retries": 0,
