@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+bash scripts/install_postgres.sh  # a PostgreSQL server for tests/test_postgres.py, if missing
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
 .venv/bin/mypy

@@ -1,0 +1,296 @@
+"""Shared by the tests that run the tap through Meltano (test_meltano, test_postgres, ...).
+
+Meltano runs as a real subprocess in a temporary copy of the project, so the repository's own
+`.meltano/` and `output/` stay untouched. Plugin venvs live in `<repo>/.meltano-cache/`, shared
+by every test run: the first run installs them (uv, from PyPI), later runs reuse them.
+
+The data clock must be fixed for the expected records to be exact, so instead of the
+`sandbox: true` setting (which starts a sandbox on the real clock inside the tap) the tests use
+the `sandbox` fixture (seed 7, fixed clock; tests/conftest.py) and hand its URLs and credentials
+to the tap the way a user would in production: `TAP_AUDIENCE_*` environment variables, arrays as
+JSON text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tap_audience.sandbox import DIMENSIONS, Sandbox
+from tests.helpers import START as START_TEXT
+from tests.helpers import expected_insights
+
+REPO = Path(__file__).resolve().parents[1]
+MELTANO_BIN = Path(os.environ.get("MELTANO_BIN") or REPO / ".venv-meltano" / "bin" / "meltano")
+MELTANO_MISSING = (
+    f"Meltano not found at {MELTANO_BIN}: install meltano==4.4.1 into .venv-meltano "
+    "or point MELTANO_BIN at a meltano executable"
+)
+# Venvs hard-code their own absolute path, so the cache must sit at a stable place (not in tmp).
+# Delete it after changing the tap's dependencies: Meltano only fingerprints `pip_url`.
+PLUGIN_CACHE = REPO / ".meltano-cache"
+# Cold installs download from PyPI; a warm `meltano run` takes about 6 s.
+RUN_TIMEOUT = 900
+
+UTC = dt.timezone.utc
+START = dt.datetime.fromisoformat(START_TEXT)
+ENVIRONMENT = "sandbox"  # meltano.yml's default_environment; it sets `sandbox: true`
+
+ANGUS_KEYS = ("client_id", "time_bucket", "bucket_start")
+INSIGHT_KEYS = ("campaign_id", "date", "dimension_value")
+INSIGHT_STREAMS = tuple(f"eq_{dimension}" for dimension in DIMENSIONS)
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "angus_entities": ANGUS_KEYS,
+    **{stream: INSIGHT_KEYS for stream in INSIGHT_STREAMS},
+    "locus_hh_segments": ("coords", "segment_id"),
+    "eq_campaigns": ("campaign_id",),
+}
+STREAMS = {
+    "angus_entities",
+    "eq_campaigns",
+    "eq_user_segment",
+    "eq_session",
+    "eq_banner",
+    "eq_browser",
+    "eq_banner_pos",
+    "eq_iab",
+    "eq_lang",
+    "eq_network",
+    "eq_os",
+    "locus_hh_segments",
+}
+assert set(PRIMARY_KEYS) == STREAMS  # the sandbox's dimensions are the tap's insights streams
+
+ENTITIES_PATH = "/angus-data/api/1/entities"
+INSIGHTS_PREFIX = "/eq-api/beta/insights/"
+
+
+# --- the Meltano project ---------------------------------------------------------------------
+class MeltanoProject:
+    """A throwaway copy of the project plus the environment every `meltano` call gets."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.failures = 0
+        root.mkdir(parents=True, exist_ok=True)
+        source = (REPO / "meltano.yml").read_text(encoding="utf-8")
+        # `-e .` would point at the tmp copy; the tap must come from this checkout.
+        local = "pip_url: -e .\n"
+        assert source.count(local) == 1, "meltano.yml should install the tap with `-e .`"
+        (root / "meltano.yml").write_text(
+            source.replace(local, f"pip_url: -e {REPO}\n"), encoding="utf-8"
+        )
+        inherited = {
+            key: value
+            for key, value in os.environ.items()
+            # A developer's own settings or active venv must not leak into the runs.
+            if not key.startswith(("TAP_AUDIENCE_", "TARGET_", "MELTANO_"))
+            and key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+        }
+        self.base_env = {
+            **inherited,
+            "MELTANO_SYS_DIR_ROOT": str(PLUGIN_CACHE),
+            "MELTANO_DATABASE_URI": f"sqlite:///{root / 'meltano.db'}",
+            # Meltano writes job logs under the XDG state dir (~/.local/state by default).
+            "XDG_STATE_HOME": str(root / "xdg-state"),
+        }
+
+    def configure_tap(self, **config: Any) -> None:
+        """Add `config` to the tap's config in the environment, as a user edits meltano.yml.
+
+        For settings meltano.yml does not declare (the SDK's `stream_maps`, `flattening_*`):
+        Meltano ignores `TAP_AUDIENCE_*` variables for those, but passes meltano.yml values on.
+        """
+        path = self.root / "meltano.yml"
+        project = yaml.safe_load(path.read_text(encoding="utf-8"))
+        (environment,) = [e for e in project["environments"] if e["name"] == ENVIRONMENT]
+        (tap,) = [
+            p for p in environment["config"]["plugins"]["extractors"] if p["name"] == "tap-audience"
+        ]
+        tap["config"].update(config)
+        path.write_text(yaml.safe_dump(project, sort_keys=False), encoding="utf-8")
+
+    def meltano(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        with cache_lock():
+            result = subprocess.run(
+                [str(MELTANO_BIN), *args],
+                cwd=self.root,
+                env={**self.base_env, **(env or {})},
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT,
+                check=False,  # checked below, with Meltano's log in the failure message
+            )
+        if result.returncode != 0:
+            # Meltano logs to stderr; the whole log stays in the (kept) tmp project.
+            self.failures += 1
+            log_file = self.root / f"failed-{self.failures}.log"
+            log_file.write_text(result.stdout + result.stderr, encoding="utf-8")
+            tail = "\n".join(result.stderr.splitlines()[-40:])
+            pytest.fail(
+                f"meltano {' '.join(args)} exited {result.returncode} (full log: {log_file}):\n"
+                f"{tail}"
+            )
+        return result
+
+    def state(self, state_id: str) -> dict[str, Any]:
+        """The Singer state Meltano stored under `state_id` (`{}` when there is none)."""
+        stored = json.loads(self.meltano("state", "get", state_id).stdout or "{}")
+        return stored.get("singer_state", {})
+
+
+@contextlib.contextmanager
+def cache_lock() -> Iterator[None]:
+    """One `meltano` at a time per cache, across processes.
+
+    Besides the venvs, the cache holds each plugin's run files under fixed names
+    (`run/tap-audience/tap.properties.json`, ...), which every invocation rewrites and deletes:
+    two concurrent test sessions made each other's tap fail with "--catalog: No such file".
+    """
+    PLUGIN_CACHE.mkdir(exist_ok=True)
+    with (PLUGIN_CACHE / "tests.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+def tap_env(sandbox: Sandbox) -> dict[str, str]:
+    """The sandbox as `TAP_AUDIENCE_*` variables; Meltano parses arrays from JSON text."""
+    settings: dict[str, Any] = {
+        **sandbox.credentials(),
+        "sandbox": False,  # overrides the `sandbox` environment's `sandbox: true`
+        "start_date": START.isoformat(),
+        "end_date": sandbox.now.isoformat(),
+    }
+    return {
+        f"TAP_AUDIENCE_{name.upper()}": value if isinstance(value, str) else json.dumps(value)
+        for name, value in settings.items()
+    }
+
+
+# --- what a correct sync holds -----------------------------------------------------------------
+def expected_records(sandbox: Sandbox) -> dict[str, list[dict[str, Any]]]:
+    """Every stream's records for start_date → the sandbox's current data clock."""
+    credentials = sandbox.credentials()
+    expected: dict[str, list[dict[str, Any]]] = {
+        "angus_entities": [
+            record
+            for camera in credentials["angus_streams"]
+            for record in sandbox.expected_angus(camera["client_id"], START, sandbox.now)
+        ],
+        "locus_hh_segments": [
+            record
+            for coords in credentials["locus_coords"]
+            for record in sandbox.expected_hh_segments(coords)
+        ],
+        "eq_campaigns": sandbox.expected_campaigns(),
+    }
+    for dimension in DIMENSIONS:
+        expected[f"eq_{dimension}"] = expected_insights(
+            sandbox, dimension, credentials["eq_campaign_ids"], START, sandbox.now
+        )
+    return expected
+
+
+def keyed(stream: str, records: list[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Records by primary key; the last one wins, as in an upserting target."""
+    return {tuple(r[k] for k in PRIMARY_KEYS[stream]): r for r in records}
+
+
+def differences(
+    stream: str, got: list[dict[str, Any]], expected: list[dict[str, Any]]
+) -> list[str]:
+    """What keeps `got` from being exactly `expected`: short lines, the first few only."""
+    have, want = keyed(stream, got), keyed(stream, expected)
+    problems = []
+    if len(have) != len(got):
+        problems.append(f"{stream}: {len(got) - len(have)} rows repeat a primary key")
+    problems += [f"{stream}: missing {key}" for key in want.keys() - have.keys()]
+    problems += [f"{stream}: unexpected {key}" for key in have.keys() - want.keys()]
+    problems += [
+        f"{stream}: {key} is {have[key]}, expected {want[key]}"
+        for key in want.keys() & have.keys()
+        if have[key] != want[key]
+    ]
+    return problems[:5]
+
+
+# --- two runs with the clock advanced in between -----------------------------------------------
+def hour_of(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def bookmarks(state: dict[str, Any], stream: str) -> set[str]:
+    partitions = state["bookmarks"][stream]["partitions"]
+    return {p["replication_key_value"] for p in partitions}
+
+
+def assert_resumed_from(state: dict[str, Any], sandbox: Sandbox) -> None:
+    """The second run read only bookmark − lookback onwards, never again from start_date."""
+    requests = sandbox.requests
+    angus_starts = {r.query["from_date"][0] for r in requests if r.path == ENTITIES_PATH}
+    (bookmark,) = bookmarks(state, "angus_entities")
+    # angus_lookback_hours defaults to 2; one window per camera, each from the same hour
+    resume = dt.datetime.fromisoformat(bookmark) - dt.timedelta(hours=2)
+    assert angus_starts == {resume.isoformat()}
+
+    insights = [r for r in requests if r.path.startswith(INSIGHTS_PREFIX)]
+    assert insights
+    for request in insights:
+        stream = "eq_" + request.path.removeprefix(INSIGHTS_PREFIX)
+        campaign_id = int(request.query["c"][0])
+        (bookmark,) = (
+            p["replication_key_value"]
+            for p in state["bookmarks"][stream]["partitions"]
+            if p["context"]["campaign_id"] == campaign_id
+        )
+        # eq_lookback_days defaults to 3
+        earliest = dt.date.fromisoformat(bookmark) - dt.timedelta(days=3)
+        assert dt.date.fromisoformat(request.query["start"][0]) >= earliest, request
+
+
+def revised_buckets(
+    before: list[dict[str, Any]], after: list[dict[str, Any]]
+) -> set[tuple[Any, ...]]:
+    """Angus keys whose record changed between two oracle snapshots (partial buckets)."""
+    old, new = keyed("angus_entities", before), keyed("angus_entities", after)
+    return {key for key, record in old.items() if new[key] != record}
+
+
+# --- reading a DuckDB file written by target-duckdb --------------------------------------------
+def read_duckdb_table(connection: Any, stream: str) -> list[dict[str, Any]]:
+    """A table's rows as records shaped like the tap's (JSON decoded, timestamps in UTC).
+
+    The file must be attached as `loaded`: its own catalog name "audience" equals the schema's,
+    which makes `audience.<table>` ambiguous.
+    """
+    cursor = connection.execute(f'SELECT * FROM loaded.audience."{stream}"')
+    columns = [(name, str(column_type)) for name, column_type, *_ in cursor.description]
+    return [
+        {
+            name: plain(value, column_type)
+            for (name, column_type), value in zip(columns, row, strict=True)
+        }
+        for row in cursor.fetchall()
+    ]
+
+
+def plain(value: Any, column_type: str) -> Any:
+    if isinstance(value, dt.datetime):
+        # TIMESTAMP columns hold the UTC wall time without an offset.
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return aware.isoformat()
+    if column_type == "JSON" and isinstance(value, str):
+        return json.loads(value)
+    return value
