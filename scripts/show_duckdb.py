@@ -1,4 +1,8 @@
-"""Print the row count and the first rows of every table in a DuckDB file."""
+"""Print the row count and the first rows of every table in a DuckDB file.
+
+The file is attached under its own alias: target-duckdb names the schema after the file
+("audience" in output/audience.duckdb), and a catalog and a schema with one name are ambiguous.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,24 @@ import sys
 
 import duckdb
 
+ALIAS = "demo"
+
 
 def main(path: str, rows: int = 3) -> None:
-    connection = duckdb.connect(path, read_only=True)
+    connection = duckdb.connect()
     try:
+        connection.execute(f"attach '{path}' as {ALIAS} (read_only)")
         tables = connection.execute(
-            "select table_schema, table_name from information_schema.tables order by 1, 2"
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = ? order by 1, 2",
+            [ALIAS],
         ).fetchall()
         for schema, table in tables:
-            count = connection.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+            name = f'{ALIAS}."{schema}"."{table}"'
+            count = connection.execute(f"select count(*) from {name}").fetchone()
             print(f"\n== {schema}.{table}: {count[0] if count else 0} rows")
-            result = connection.execute(f'select * from "{schema}"."{table}" limit {rows}')
-            columns = [d[0] for d in result.description]
-            print(" | ".join(columns))
+            result = connection.execute(f"select * from {name} limit {rows}")
+            print(" | ".join(d[0] for d in result.description))
             for row in result.fetchall():
                 print(" | ".join(str(v) for v in row))
     finally:
