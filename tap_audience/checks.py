@@ -52,7 +52,7 @@ def check_atom(runtime: Runtime) -> VendorCheck:
     try:
         validity = _token_validity(runtime, "atom")
         campaigns = runtime.connections.campaigns().campaigns()
-    except (TapAudienceError, ValueError) as exc:
+    except TapAudienceError as exc:
         return VendorCheck("EQ ATOM", False, str(exc))
     return VendorCheck("EQ ATOM", True, f"{validity}; {len(campaigns)} campaign(s) visible")
 

@@ -2,6 +2,7 @@
 
 A `TapAudienceError` already says what failed and how to fix it, so it is logged alone
 (redacted, no traceback) and the process exits 1. SIGTERM/SIGINT exit with 128 + signal.
+Any other exception keeps its traceback: that is a bug, and the traceback is the report.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tap_audience.tap import TapAudience
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    code = 0
     try:
         if args[:1] == ["eq-login"]:
             logging.basicConfig(level=logging.INFO)
@@ -26,12 +28,18 @@ def main(argv: list[str] | None = None) -> None:
             eq_login.main(args[1:], prog_name="tap-audience eq-login")
         else:
             TapAudience.cli.main(args, prog_name="tap-audience")
+    except SystemExit as exit_:
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except TapAudienceError as error:
         logging.getLogger("tap-audience").error("%s", REDACTOR.redact(str(error)))
-        sys.exit(1)
+        code = 1
     except SyncInterrupted as interrupted:
-        # The final STATE is already written and flushed. Exit now rather than wait for
-        # worker threads that may sit in a slow request until their timeout.
-        logging.shutdown()
-        sys.stderr.flush()
-        os._exit(interrupted.exit_code)
+        code = interrupted.exit_code
+    # Everything is written and flushed by now. Exit without waiting for worker threads
+    # that may still sit in a request to a slow vendor until their timeout.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

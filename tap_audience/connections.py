@@ -130,7 +130,7 @@ class Connections:
                     token_file=token_file,
                     refresh_within=dt.timedelta(days=settings.eq_refresh_days),
                 )
-                eq_token.prepare()
+                eq_token.prepare(settings.eq_user if product == "atom" else None)
                 self._eq_tokens[product] = eq_token
             return self._eq_tokens[product]
 
@@ -156,7 +156,7 @@ class Connections:
         """The campaign's dates and time zone from the campaign list, if it can say."""
         try:
             return self.campaigns().campaigns().get(campaign_id)
-        except (TapAudienceError, ValueError) as exc:
+        except TapAudienceError as exc:
             if not self._zone_warning_logged:
                 self._zone_warning_logged = True
                 LOGGER.warning("campaign list unavailable (%s): using UTC dates", exc)

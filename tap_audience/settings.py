@@ -16,6 +16,8 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from tap_audience.core.errors import TapAudienceError
+from tap_audience.core.jwt_claims import unverified_claims
 from tap_audience.core.timeutil import parse_datetime, utc_now
 
 ANGUS_METRICS = (
@@ -180,7 +182,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "request_timeout_seconds",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=60,
         title="Request timeout (s)",
         description="Seconds to wait for a response before retrying.",
@@ -194,7 +196,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "max_retry_wait_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=300,
         title="Max retry wait (s)",
         description="Longest single wait between retries (also caps `Retry-After`).",
@@ -230,7 +232,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "max_requests_per_second",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         title="Max requests per second",
         description="Optional request budget per vendor (token bucket). Default: unlimited.",
     ),
@@ -251,7 +253,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "progress_interval_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=10,
         title="Progress interval (s)",
         description="Seconds between progress lines per stream (partitions and windows done "
@@ -312,6 +314,17 @@ def parse_coordinate(text: str) -> Coordinate:
             f"locus_coords entry {text!r}: latitude must be in [-90, 90], longitude in [-180, 180]"
         )
     return Coordinate(text=f"{parts[0]},{parts[1]}", lat=lat, lon=lon)
+
+
+def token_email(token: str | None) -> str | None:
+    """The `email` claim of an EQ token, if it is a readable JWT that has one."""
+    if not token:
+        return None
+    try:
+        email = unverified_claims(token, what="eq_jwt").get("email")
+    except TapAudienceError:
+        return None
+    return email if isinstance(email, str) else None
 
 
 def read_token_file(path: str | None) -> str | None:
@@ -389,7 +402,8 @@ class Settings:
             angus_window_days=int(get("angus_window_days")),
             angus_auth_url=get("angus_auth_url"),
             angus_api_url=get("angus_api_url"),
-            eq_user=config.get("eq_user") or None,
+            # The token names its user: eq-api-user defaults to it.
+            eq_user=config.get("eq_user") or token_email(eq_jwt),
             eq_jwt=eq_jwt,
             locus_jwt=locus_jwt or eq_jwt,
             eq_campaign_ids=tuple(int(c) for c in get("eq_campaign_ids")),
@@ -457,6 +471,12 @@ def semantic_errors(config: Mapping[str, Any]) -> list[str]:
         errors.append(
             "angus_streams is set but angus_username is not: set the Angus console login email"
         )
+    for name in ("angus_auth_url", "angus_api_url", "eq_auth_url", "eq_api_url", "locus_api_url"):
+        url = config.get(name)
+        if isinstance(url, str) and not url.lower().startswith(("http://", "https://")):
+            errors.append(
+                f"{name} must be an http(s) URL, e.g. https://data.angus.ai (got {url!r})"
+            )
     shard_count, shard_index = config.get("shard_count") or 1, config.get("shard_index") or 0
     if isinstance(shard_count, int) and isinstance(shard_index, int) and shard_index >= shard_count:
         errors.append(

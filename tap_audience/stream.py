@@ -139,6 +139,7 @@ class EndpointStream(Stream):
         try:
             yield from self._partition_records(endpoint, context, index, outcome)
         except AccountCredentialsError:
+            pipeline.close()
             raise  # every partition depends on it: stop the run
         except TapAudienceError as exc:
             pipeline.abandon(index)
@@ -154,10 +155,17 @@ class EndpointStream(Stream):
                 error,
             )
             if runtime.settings.fail_fast:
+                pipeline.close()
                 raise PartitionFailed(f"{self.name} [{outcome.describe()}]: {error}") from exc
+        except BaseException:
+            # Stopped from outside (a record limit, an interruption): no more windows wanted.
+            pipeline.close()
+            raise
         else:
             outcome.finish("ok")
             progress.partition_done()
+        if index == len(pipeline.plans) - 1:
+            pipeline.close()
         if progress.partitions_done == progress.partitions_total:
             progress.log()
 

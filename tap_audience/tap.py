@@ -117,6 +117,10 @@ class TapAudience(Tap):
             )
             self._finish_output(restate=True)
             raise
+        finally:
+            # Requests still in flight or waiting to retry (abandoned partitions, look-ahead)
+            # give up now rather than hold the process open.
+            self.runtime.connections.stopping.set()
         self._finish_output()
         for line in self.runtime.report.summary_lines():
             self.logger.info("summary: %s", line)

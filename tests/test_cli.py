@@ -73,6 +73,10 @@ def test_invalid_config_gives_one_line_per_problem_and_no_traceback(tmp_path):
         "start_date": "2026-11-10T00:00:00Z",
         "end_date": "2026-11-01T00:00:00Z",
         "angus_streams": [{"client_id": "x", "access_token": 42}],
+        "angus_api_url": "data.angus.ai",
+        "max_requests_per_second": -1,
+        "shard_count": 2,
+        "shard_index": 2,
     }
     process = run([], config, tmp_path)
     assert process.returncode == 1
@@ -85,6 +89,9 @@ def test_invalid_config_gives_one_line_per_problem_and_no_traceback(tmp_path):
         "end_date (2026-11-01T00:00:00+00:00) must be after start_date",
         "angus_streams is set but angus_username is not",
         "in config['angus_streams'][0]['access_token']",
+        "angus_api_url must be an http(s) URL",
+        "in config['max_requests_per_second']",
+        "shard_index (2) must be below shard_count (2)",
     ):
         assert any(expected in line for line in errors), (expected, errors)
     assert "Traceback" not in process.stderr

@@ -73,3 +73,16 @@ def test_request_rate_spaces_requests():
         rate.acquire()
     # one token up front, then 10 more at 50/s
     assert time.monotonic() - started >= 0.19
+
+
+def test_a_burst_of_429s_from_one_generation_halves_the_limit_once():
+    limit = AdaptiveConcurrency(8)
+    with limit.slot() as generation:
+        pass
+    for _ in range(8):  # eight requests admitted together all come back 429
+        limit.rate_limited(generation)
+    assert limit.limit == 4
+    with limit.slot() as later:
+        pass
+    limit.rate_limited(later)  # a 429 after the back-off is a new signal
+    assert limit.limit == 2

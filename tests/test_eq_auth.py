@@ -164,3 +164,18 @@ def test_token_file_missing_falls_back_to_eq_jwt(sandbox, tmp_path):
     assert result.records["eq_os"]
     assert json.dumps(result.final_state)  # state is plain JSON, no token in it
     assert config["eq_jwt"] not in json.dumps(result.final_state)
+
+
+def test_an_eq_user_that_is_not_the_tokens_user_stops_the_run_at_start(sandbox):
+    config = sandbox_config(sandbox, eq_user="someone.else@eq.example")
+    with pytest.raises(AccountCredentialsError, match="is not the user eq_jwt"):
+        run_tap(config, streams=["eq_os"])
+    assert not [r for r in sandbox.requests if r.path.startswith("/eq-api")]
+
+
+def test_eq_user_defaults_to_the_tokens_user(sandbox):
+    config = sandbox_config(sandbox)
+    config.pop("eq_user")
+    result = run_tap(config, streams=["eq_os"])
+    assert result.failure is None
+    assert result.records["eq_os"]

@@ -7,6 +7,7 @@ Each test names a row of the README's fault matrix. Waits are capped low
 from __future__ import annotations
 
 import re
+import time
 
 import jwt
 import pytest
@@ -230,3 +231,28 @@ def test_missing_metric_keys_become_nulls(sandbox):
     assert rows
     assert all(r["satisfaction"] is None and r["stop_time"] is None for r in rows)
     assert all(r["passing_by"] is not None for r in rows)
+
+
+def test_a_failed_partition_stops_its_requests(sandbox, caplog):
+    (victim, _), *_ = sandbox.cameras
+    sandbox.inject(
+        Fault.status(503, path=ENTITIES, when=lambda request: _client_of(request) == victim)
+    )
+    config = sandbox_config(sandbox, angus_window_days=1, max_retries=3, max_retry_wait_seconds=0.3)
+    result = run_tap(config, streams=["angus_entities"])
+    assert f"angus_entities [client_id={victim}]" in str(result.failure)
+    sent = len([r for r in sandbox.requests if r.path == ENTITIES])
+    # After the run, nothing of the abandoned partition is still retrying in the background.
+    time.sleep(1.0)
+    assert len([r for r in sandbox.requests if r.path == ENTITIES]) == sent
+    victim_requests = [r for r in sandbox.requests if r.status == 503]
+    # At most the look-ahead (16 windows) times the tries (1 + 3), not 20 windows' worth.
+    assert len(victim_requests) <= 16 * 4
+
+
+def test_wrong_types_in_the_campaign_list_fail_its_partition(sandbox, caplog):
+    sandbox.inject(Fault.wrong_types(path="/eq-api/beta/campaigns", first=1))
+    result = run_tap(sandbox_config(sandbox), streams=["eq_campaigns"])
+    assert re.search(r"eq_campaigns \[state=\w+\] failed, skipping it", caplog.text)
+    assert "DaysLeft is 'n/a' (str), expected an integer" in caplog.text
+    assert result.records["eq_campaigns"]  # the other states still synced

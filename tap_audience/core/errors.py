@@ -44,3 +44,7 @@ class RetriesExhaustedError(TapAudienceError):
 
 class RunStoppingError(TapAudienceError):
     """A request not sent because the run is shutting down (look-ahead left behind)."""
+
+
+class RequestFailedError(TapAudienceError):
+    """A request that could not be made at all (invalid URL, redirect loop), not retried."""

@@ -13,8 +13,9 @@ so memory does not grow with the length of history or the number of partitions; 
 
 from __future__ import annotations
 
+import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ class WindowJob:
     endpoint: Endpoint
     window: Window
     partition_index: int = 0
+    cancel: threading.Event | None = None  # set when the partition is abandoned
 
 
 @dataclass
@@ -44,20 +46,20 @@ class FetchedWindow:
 
 
 class Fetcher(Protocol):
-    def run(self, jobs: Iterable[WindowJob]) -> Iterator[FetchedWindow]: ...
+    def run(self, jobs: Iterable[WindowJob]) -> Generator[FetchedWindow, None, None]: ...
 
     def close(self) -> None: ...
 
 
 def _first_page(job: WindowJob, stats: RequestStats) -> Any:
     client = job.endpoint.client(job.window.partition)
-    return client.request_json(job.endpoint.first_request(job.window), stats)
+    return client.request_json(job.endpoint.first_request(job.window), stats, job.cancel)
 
 
 class SequentialFetcher:
     """One request at a time, in the calling thread."""
 
-    def run(self, jobs: Iterable[WindowJob]) -> Iterator[FetchedWindow]:
+    def run(self, jobs: Iterable[WindowJob]) -> Generator[FetchedWindow, None, None]:
         for job in jobs:
             fetched = FetchedWindow(job)
             try:
@@ -65,7 +67,7 @@ class SequentialFetcher:
                 fetched.payloads.append(first)
                 client = job.endpoint.client(job.window.partition)
                 for request in job.endpoint.follow_up_requests(job.window, first):
-                    fetched.payloads.append(client.request_json(request, fetched.stats))
+                    fetched.payloads.append(client.request_json(request, fetched.stats, job.cancel))
             except Exception as exc:  # handed to the caller with its window
                 fetched.error = exc
             yield fetched
@@ -93,12 +95,12 @@ class ConcurrentFetcher:
         client = job.endpoint.client(job.window.partition)
         submit: Callable[..., Future[Any]] = self._executor.submit
         pages = [
-            submit(client.request_json, request, stats)
+            submit(client.request_json, request, stats, job.cancel)
             for request in job.endpoint.follow_up_requests(job.window, first)
         ]
         return first, pages
 
-    def run(self, jobs: Iterable[WindowJob]) -> Iterator[FetchedWindow]:
+    def run(self, jobs: Iterable[WindowJob]) -> Generator[FetchedWindow, None, None]:
         pending = iter(jobs)
         queue: deque[_InFlight] = deque()
 

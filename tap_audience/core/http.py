@@ -14,7 +14,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ import requests
 
 from tap_audience.core.errors import (
     MalformedResponseError,
+    RequestFailedError,
     RetriesExhaustedError,
     RunStoppingError,
     VendorError,
@@ -93,19 +93,13 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def _retry_waits(policy: RetryPolicy) -> Generator[float, Any, None]:
-    """Full-jitter exponential waits; a server's `Retry-After` wins when it gives one."""
-    failure = yield 0.0
-    attempt = 0
-    while True:
-        hinted = getattr(failure, "retry_after", None)
-        if hinted is not None:
-            wait = min(float(hinted), policy.max_wait_seconds)
-        else:
-            ceiling = min(policy.max_wait_seconds, policy.base_wait_seconds * 2**attempt)
-            wait = random.uniform(0, ceiling)
-        attempt += 1
-        failure = yield wait
+def retry_wait(policy: RetryPolicy, failure: BaseException, attempt: int) -> float:
+    """Full-jitter exponential wait; a server's `Retry-After` wins when it gives one."""
+    hinted = getattr(failure, "retry_after", None)
+    if hinted is not None:
+        return min(float(hinted), policy.max_wait_seconds)
+    ceiling = min(policy.max_wait_seconds, policy.base_wait_seconds * 2**attempt)
+    return random.uniform(0, ceiling)
 
 
 def vendor_message(response: requests.Response) -> str:
@@ -156,24 +150,43 @@ class VendorClient:
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
-    def request_json(self, request: ApiRequest, stats: RequestStats | None = None) -> Any:
-        """Send `request` and return its decoded JSON body, retrying what is worth retrying."""
+    def request_json(
+        self,
+        request: ApiRequest,
+        stats: RequestStats | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Any:
+        """Send `request` and return its decoded JSON body, retrying what is worth retrying.
+
+        `cancel` (the partition was abandoned) and `stopping` (the run is closing) end the
+        retries at once, even in the middle of a wait.
+        """
         stats = stats or RequestStats()
 
-        def log_retry(details: Mapping[str, Any]) -> None:
-            failure = details.get("exception")
-            what = getattr(failure, "description", str(failure))
-            line = (
-                f"{self.vendor} {request.path}: {what}; retry {details['tries']} of "
-                f"{self.retry.max_retries} in {details['wait']:.1f}s"
-            )
-            LOGGER.warning(line)
-            stats.retried()
-            if self.on_retry is not None:
-                self.on_retry(line)
+        def waits() -> Generator[float, Any, None]:
+            # python-backoff sleeps with time.sleep, which nothing can cut short; the waiting
+            # (and its log line) happens here instead, on an event, and backoff sleeps 0.
+            failure = yield 0.0
+            attempt = 0
+            while True:
+                wait = retry_wait(self.retry, failure, attempt)
+                attempt += 1
+                what = getattr(failure, "description", str(failure))
+                line = (
+                    f"{self.vendor} {request.path}: {what}; retry {attempt} of "
+                    f"{self.retry.max_retries} in {wait:.1f}s"
+                )
+                LOGGER.warning(line)
+                stats.retried()
+                if self.on_retry is not None:
+                    self.on_retry(line)
+                self._pause(wait, cancel)
+                failure = yield 0.0
 
         def give_up(details: Mapping[str, Any]) -> None:
             failure = details.get("exception")
+            if self._cancelled(cancel):
+                raise RunStoppingError(f"{self.vendor} {request.path}: retries abandoned")
             what = getattr(failure, "description", str(failure))
             raise RetriesExhaustedError(
                 f"{self.vendor} {request.path} still failing after {self.retry.max_retries} "
@@ -181,30 +194,44 @@ class VendorClient:
             ) from None
 
         attempt = backoff.on_exception(
-            lambda: _retry_waits(self.retry),
+            waits,
             RetryableError,
             max_tries=self.retry.max_retries + 1,
+            giveup=lambda _failure: self._cancelled(cancel),
             jitter=None,
-            on_backoff=log_retry,
             on_giveup=give_up,
             logger=None,
         )(self._attempt)
-        return attempt(request, stats)
+        return attempt(request, stats, cancel)
 
-    def _attempt(self, request: ApiRequest, stats: RequestStats) -> Any:
-        if self.stopping is not None and self.stopping.is_set():
-            raise RunStoppingError(f"{self.vendor} {request.path}: not sent, the run is stopping")
+    def _cancelled(self, cancel: threading.Event | None) -> bool:
+        return bool(
+            (self.stopping is not None and self.stopping.is_set())
+            or (cancel is not None and cancel.is_set())
+        )
+
+    def _pause(self, seconds: float, cancel: threading.Event | None) -> None:
+        """Sleep, but wake within a fraction of a second once cancelled or stopping."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self._cancelled(cancel):
+            time.sleep(min(left, 0.1))
+
+    def _attempt(
+        self, request: ApiRequest, stats: RequestStats, cancel: threading.Event | None
+    ) -> Any:
+        if self._cancelled(cancel):
+            raise RunStoppingError(f"{self.vendor} {request.path}: not sent, no longer needed")
         stats.sent()
-        response = self._send(request)
+        response, generation = self._send(request)
         if self.auth is not None and response.status_code in (401, 403):
             reauth = getattr(self.auth, "reauthenticate_after", None)
             if reauth is not None and reauth(response):
                 stats.sent()
-                response = self._send(request)
+                response, generation = self._send(request)
         status = response.status_code
         if self.limits is not None:
             if status == 429:
-                self.limits.concurrency.rate_limited()
+                self.limits.concurrency.rate_limited(generation)
             elif status < 400:
                 self.limits.concurrency.succeeded()
         if status in RETRYABLE_STATUSES:
@@ -226,9 +253,12 @@ class VendorClient:
             snippet = REDACTOR.redact(response.text[:80].replace("\n", " "))
             raise RetryableError(f"HTTP {status} body is not JSON ({snippet!r})") from exc
 
-    def _send(self, request: ApiRequest) -> requests.Response:
-        with self.limits.request() if self.limits is not None else nullcontext():
-            return self._send_now(request)
+    def _send(self, request: ApiRequest) -> tuple[requests.Response, int]:
+        """The response, and the concurrency generation the request was sent in."""
+        if self.limits is None:
+            return self._send_now(request), 0
+        with self.limits.request() as generation:
+            return self._send_now(request), generation
 
     def _send_now(self, request: ApiRequest) -> requests.Response:
         try:
@@ -245,6 +275,11 @@ class VendorClient:
             raise RetryableError(f"timed out after {self.timeout_seconds:g}s") from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise RetryableError(f"connection failed ({type(exc).__name__})") from exc
+        except requests.RequestException as exc:  # invalid URL, redirect loop, bad encoding
+            raise RequestFailedError(
+                f"{self.vendor} {request.path}: request failed ({type(exc).__name__}: "
+                f"{REDACTOR.redact(str(exc))})"
+            ) from None
 
 
 def malformed(what: str, *, vendor: str, path: str) -> MalformedResponseError:

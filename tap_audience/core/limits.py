@@ -2,8 +2,10 @@
 
 `AdaptiveConcurrency` admits at most `limit` requests at once. A 429 halves the limit
 (multiplicative decrease, never below 1); every `limit` successful responses raise it by one
-(additive increase) back up to the configured maximum. `RequestRate` is a token bucket for
-an optional requests-per-second budget.
+(additive increase) back up to the configured maximum. Requests carry the generation they
+were admitted in, and only a 429 from the current generation halves the limit, so a burst
+of 429s from requests already in flight counts as one signal, not eight. `RequestRate` is a
+token bucket for an optional requests-per-second budget.
 """
 
 from __future__ import annotations
@@ -19,26 +21,32 @@ class AdaptiveConcurrency:
         self.maximum = max(1, maximum)
         self.limit = self.maximum
         self.in_flight = 0
+        self.generation = 0
         self._successes = 0
         self._condition = threading.Condition()
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self) -> Iterator[int]:
         with self._condition:
             while self.in_flight >= self.limit:
                 self._condition.wait()
             self.in_flight += 1
+            generation = self.generation
         try:
-            yield
+            yield generation
         finally:
             with self._condition:
                 self.in_flight -= 1
                 self._condition.notify()
 
-    def rate_limited(self) -> None:
+    def rate_limited(self, generation: int | None = None) -> None:
+        """A 429 for a request admitted in `generation` (None: treat it as current)."""
         with self._condition:
+            if generation is not None and generation != self.generation:
+                return  # already backed off for this burst
             self.limit = max(1, self.limit // 2)
             self._successes = 0
+            self.generation += 1
 
     def succeeded(self) -> None:
         with self._condition:
@@ -84,8 +92,9 @@ class VendorLimits:
         self.rate = RequestRate(requests_per_second) if requests_per_second else None
 
     @contextmanager
-    def request(self) -> Iterator[None]:
-        with self.concurrency.slot():
+    def request(self) -> Iterator[int]:
+        """A slot for one request; yields the concurrency generation it was admitted in."""
+        with self.concurrency.slot() as generation:
             if self.rate is not None:
                 self.rate.acquire()
-            yield
+            yield generation

@@ -9,6 +9,7 @@ its queued windows are dropped and its unplanned ones never requested.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ class PartitionPipeline:
     ) -> None:
         self.plans = plans
         self._abandoned: set[int] = set()
+        self._cancel = [threading.Event() for _ in plans]
         self._fetched = fetcher.run(self._jobs(endpoint))
         self._next: FetchedWindow | None = None
 
@@ -34,7 +36,7 @@ class PartitionPipeline:
             for window in windows:
                 if index in self._abandoned:
                     break
-                yield WindowJob(endpoint, window, index)
+                yield WindowJob(endpoint, window, index, self._cancel[index])
 
     def index_of(self, partition: dict[str, Any]) -> int:
         return next(i for i, (p, _) in enumerate(self.plans) if p == partition)
@@ -55,4 +57,12 @@ class PartitionPipeline:
                 yield item
 
     def abandon(self, index: int) -> None:
+        """Drop a failed partition: its queued windows give up, even in a retry wait."""
         self._abandoned.add(index)
+        self._cancel[index].set()
+
+    def close(self) -> None:
+        """Stop fetching ahead (the stream is done, or was stopped early)."""
+        for event in self._cancel:
+            event.set()
+        self._fetched.close()

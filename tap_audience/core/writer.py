@@ -50,10 +50,12 @@ class BufferedSingerWriter(MsgSpecWriter):
     def flush(self) -> None:
         if not self._buffer:
             return
-        data, self._buffer = bytes(self._buffer), bytearray()
-        sys.stdout.flush()  # anything printed through sys.stdout goes first
+        # The guard goes up before the buffer is taken: a signal in between would otherwise
+        # lose lines that a later STATE claims were written.
         outer, INTERRUPTS.writing = INTERRUPTS.writing, True
         try:
+            data, self._buffer = bytes(self._buffer), bytearray()
+            sys.stdout.flush()  # anything printed through sys.stdout goes first
             view = memoryview(data)
             fd = _stdout_fd()
             while view:

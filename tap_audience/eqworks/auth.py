@@ -24,7 +24,7 @@ from singer_sdk.authenticators import APIAuthenticatorBase
 
 from tap_audience.core.errors import AccountCredentialsError, VendorError
 from tap_audience.core.http import ApiRequest, VendorClient, vendor_message
-from tap_audience.core.jwt_claims import expires_at
+from tap_audience.core.jwt_claims import expires_at, unverified_claims
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.timeutil import utc_now
 
@@ -87,8 +87,16 @@ class EqToken:
     def _what(self) -> str:
         return f"{self.setting} (the EQ {self.product} token)"
 
-    def prepare(self) -> None:
-        """At start: refuse an expired or rejected token; refresh one that expires soon."""
+    def prepare(self, user: str | None = None) -> None:
+        """At start: refuse an expired, rejected or someone else's token; refresh one that
+        expires soon."""
+        email = unverified_claims(self._token, what=self._what()).get("email")
+        if user and isinstance(email, str) and email.lower() != user.strip().lower():
+            raise AccountCredentialsError(
+                f"eq_user ({user}) is not the user {self._what()} was issued to ({email}): "
+                "set eq_user to that email (or leave it empty to use the token's), or use a "
+                "token issued to eq_user"
+            )
         expires = expires_at(self._token, what=self._what())
         if expires is not None and expires <= utc_now():
             raise AccountCredentialsError(

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tap_audience.core.convert import as_int, as_str
 from tap_audience.core.endpoint import Endpoint, Partition, Record
-from tap_audience.core.http import ApiRequest, VendorClient
+from tap_audience.core.http import ApiRequest, VendorClient, malformed
 from tap_audience.core.timeutil import UTC, isoformat_utc
 from tap_audience.core.windows import Window
 
@@ -83,6 +83,25 @@ def campaign_rows(payload: Any) -> list[dict[str, Any]]:
     return list(campaigns.values())
 
 
+def campaign_record(row: dict[str, Any], state: str) -> Record:
+    campaign = parse_campaign(row)
+    enabled = as_int(row.get("Enabled"), "Enabled")
+    return {
+        "campaign_id": campaign.code,
+        "name": campaign.name,
+        "state": state,
+        "time_zone": as_str(row.get("TimeZone"), "TimeZone"),
+        "start_date": as_str(row.get("StartDate"), "StartDate"),
+        "end_date": as_str(row.get("EndDate"), "EndDate"),
+        "start_utc": isoformat_utc(campaign.start) if campaign.start else None,
+        "end_utc": isoformat_utc(campaign.end) if campaign.end else None,
+        "days_left": as_int(row.get("DaysLeft"), "DaysLeft"),
+        "total_days": as_int(row.get("TotalDays"), "TotalDays"),
+        "currency": as_str(row.get("Currency"), "Currency"),
+        "enabled": None if enabled is None else bool(enabled),
+    }
+
+
 class CampaignDirectory:
     """Every campaign the ATOM token may see, fetched once per run on first use."""
 
@@ -97,8 +116,8 @@ class CampaignDirectory:
                 payload = self._client.request_json(ApiRequest(CAMPAIGNS_PATH))
                 try:
                     parsed = [parse_campaign(row) for row in campaign_rows(payload)]
-                except (TypeError, ValueError) as exc:
-                    raise ValueError(f"EQ ATOM {CAMPAIGNS_PATH}: {exc}") from None
+                except (TypeError, ValueError, AttributeError) as exc:
+                    raise malformed(str(exc), vendor="EQ ATOM", path=CAMPAIGNS_PATH) from None
                 self._campaigns = {c.code: c for c in sorted(parsed, key=lambda c: c.code)}
             return self._campaigns
 
@@ -137,22 +156,6 @@ class EqCampaigns(Endpoint):
             if extra := row.keys() - KNOWN_FIELDS:
                 self.note_unknown_fields("campaign", extra)
             try:
-                campaign = parse_campaign(row)
-            except (TypeError, ValueError) as exc:
+                yield campaign_record(row, window.partition["state"])
+            except (TypeError, ValueError, AttributeError) as exc:
                 raise self.malformed(f"campaign {row.get('CampCode')!r}: {exc}") from None
-            yield {
-                "campaign_id": campaign.code,
-                "name": campaign.name,
-                "state": window.partition["state"],
-                "time_zone": as_str(row.get("TimeZone"), "TimeZone"),
-                "start_date": as_str(row.get("StartDate"), "StartDate"),
-                "end_date": as_str(row.get("EndDate"), "EndDate"),
-                "start_utc": isoformat_utc(campaign.start) if campaign.start else None,
-                "end_utc": isoformat_utc(campaign.end) if campaign.end else None,
-                "days_left": as_int(row.get("DaysLeft"), "DaysLeft"),
-                "total_days": as_int(row.get("TotalDays"), "TotalDays"),
-                "currency": as_str(row.get("Currency"), "Currency"),
-                "enabled": None
-                if row.get("Enabled") is None
-                else bool(as_int(row["Enabled"], "Enabled")),
-            }

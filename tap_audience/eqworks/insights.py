@@ -2,8 +2,8 @@
 
 The nine dimensions differ only in path and in the key that names the dimension inside
 `_id`, so they are rows of `INSIGHT_DIMENSIONS`, not classes. Rows are per campaign-local
-day; the tap asks for UTC calendar dates, which covers the campaign's local days (days that
-have not happened yet locally simply return no rows). `start`/`end` are inclusive dates.
+day, so each campaign's range is cut into dates in its own time zone (from the campaign
+list; UTC when unknown) and clamped to the campaign's dates. `start`/`end` are inclusive.
 """
 
 from __future__ import annotations
