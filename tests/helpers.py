@@ -6,8 +6,11 @@ import contextlib
 import datetime as dt
 import io
 import json
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -94,3 +97,26 @@ def expected_insights(
         first, last = campaign_days(sandbox, campaign_id, start, end)
         rows += sandbox.expected_insights(dimension, campaign_id, first, last)
     return rows
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_sandbox_process(*args: str) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
+    """`python -m tap_audience.sandbox --port 0 ARGS...`: the process, what it printed up to
+    the end of its tap config, and that config. The caller stops it (SIGINT)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tap_audience.sandbox", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    head = []
+    for line in process.stdout:
+        head.append(line)
+        if line.rstrip("\n") == "}":  # the closing brace of the top-level object
+            break
+    text = "".join(head)
+    return process, text, json.loads(text[text.index("{") :])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jwt
 
-from tests.helpers import parse_messages, sandbox_config
+from tests.helpers import parse_messages, sandbox_config, start_sandbox_process
 
 ROOT = Path(__file__).resolve().parents[1]
 TAP = [sys.executable, "-m", "tap_audience"]
@@ -143,23 +143,9 @@ def _settings_table(markdown: str) -> list[str]:
 
 
 def test_sandbox_runs_alone_and_prints_urls_and_credentials():
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tap_audience.sandbox", "--port", "0", "--seed", "3"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    process, text, config = start_sandbox_process("--seed", "3")
     try:
-        assert process.stdout is not None
-        head = []
-        for line in process.stdout:
-            head.append(line)
-            if line.rstrip("\n") == "}":  # the closing brace of the top-level object
-                break
-        text = "".join(head)
         assert "http://127.0.0.1:" in text
-        config = json.loads(text[text.index("{") :])
         assert config["angus_api_url"].startswith("http://127.0.0.1:")
         assert len(config["angus_streams"]) == 3
     finally:

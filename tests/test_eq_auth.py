@@ -62,8 +62,8 @@ def test_a_token_for_the_wrong_product_is_refused_at_start(sandbox):
     assert not [r for r in sandbox.requests if r.path.startswith("/eq-api")]
 
 
-def test_eq_login_stores_a_working_token(sandbox, tmp_path):
-    token_file = tmp_path / "tokens" / "locus.token"
+def log_in(sandbox, *args, otp_case=str.upper):
+    """Run `tap-audience eq-login`, answer its prompt with the passcode the sandbox issued."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -72,10 +72,7 @@ def test_eq_login_stores_a_working_token(sandbox, tmp_path):
             "eq-login",
             "--user",
             USER,
-            "--product",
-            "locus",
-            "--token-file",
-            str(token_file),
+            *args,
             "--auth-url",
             sandbox.eq_auth_url,
         ],
@@ -89,8 +86,17 @@ def test_eq_login_stores_a_working_token(sandbox, tmp_path):
     while sandbox.last_otp(USER) is None:
         assert time.monotonic() < deadline, "the login never requested a passcode"
         time.sleep(0.05)
-    out, err = process.communicate(sandbox.last_otp(USER).lower() + "\n", timeout=30)
-    assert process.returncode == 0, err
+    out, err = process.communicate(otp_case(sandbox.last_otp(USER)) + "\n", timeout=30)
+    return process.returncode, out, err
+
+
+def test_eq_login_stores_a_working_token(sandbox, tmp_path):
+    token_file = tmp_path / "tokens" / "locus.token"
+    # The passcode is compared case-insensitively, as keywarden does.
+    code, out, err = log_in(
+        sandbox, "--product", "locus", "--token-file", str(token_file), otp_case=str.lower
+    )
+    assert code == 0, err
     assert out == ""  # the token went to the file, nothing to stdout
     assert f"Saved the locus token to {token_file}" in err
     token = token_file.read_text().strip()
@@ -104,31 +110,8 @@ def test_eq_login_stores_a_working_token(sandbox, tmp_path):
 
 
 def test_eq_login_prints_the_token_alone_on_stdout(sandbox):
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_audience",
-            "eq-login",
-            "--user",
-            USER,
-            "--product",
-            "atom",
-            "--auth-url",
-            sandbox.eq_auth_url,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 30
-    while sandbox.last_otp(USER) is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    out, err = process.communicate(sandbox.last_otp(USER) + "\n", timeout=30)
-    assert process.returncode == 0, err
+    code, out, err = log_in(sandbox, "--product", "atom")
+    assert code == 0, err
     token = out.strip()
     assert jwt.decode(token, options={"verify_signature": False})["product"] == "atom"
 

@@ -22,6 +22,7 @@ from tap_audience.sandbox import Fault, FiredFault, Sandbox, parse_fault_spec
 from tap_audience.sandbox.__main__ import main as sandbox_main
 from tap_audience.sandbox.fault_mutations import EXTRA_NESTED, EXTRA_RECORD, EXTRA_TOP
 from tap_audience.sandbox.redact import Redactor
+from tests.helpers import start_sandbox_process
 
 UTC = timezone.utc
 NOW = datetime(2024, 3, 10, 14, 30, tzinfo=UTC)
@@ -487,32 +488,11 @@ def test_redactor_masks_credentials_by_shape_and_value() -> None:
 
 
 def test_cli_lists_faults_and_logs_requests_without_secrets() -> None:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_audience.sandbox",
-            "--port",
-            "0",
-            "--log-requests",
-            "--fault",
-            "status=503,path=/locus,schedule=1,body=maintenance",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    process, text, config = start_sandbox_process(
+        "--log-requests", "--fault", "status=503,path=/locus,schedule=1,body=maintenance"
     )
     try:
-        assert process.stdout is not None
-        head = []
-        for line in process.stdout:
-            head.append(line)
-            if line.rstrip("\n") == "}":
-                break
-        text = "".join(head)
         assert "faults:\n  status=503,path=/locus,schedule=1,body=maintenance\n" in text
-        config = json.loads(text[text.index("{") :])
         locus = {"eq-api-jwt": config["locus_jwt"]}
         url = config["locus_api_url"] + HH
         assert requests.get(url, params={"coords[]": TORONTO}, headers=locus).status_code == 503

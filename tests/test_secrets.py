@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from tap_audience.sandbox import Fault
-from tests.helpers import sandbox_config
+from tests.helpers import sandbox_config, start_sandbox_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,35 +82,16 @@ def test_config_errors_and_about_leak_nothing(sandbox, tmp_path):
 
 
 def test_the_sandbox_logs_requests_without_secrets(tmp_path):
-    sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_audience.sandbox",
-            "--port",
-            "0",
-            "--log-requests",
-            "--now",
-            "2026-11-20T10:30:00+00:00",
-            "--fault",
-            "expire_tokens=eq,path=/eq-api,schedule=2",
-            "--fault",
-            "status=503,path=/locus,schedule=1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+    sandbox, _, config = start_sandbox_process(
+        "--log-requests",
+        "--now",
+        "2026-11-20T10:30:00+00:00",
+        "--fault",
+        "expire_tokens=eq,path=/eq-api,schedule=2",
+        "--fault",
+        "status=503,path=/locus,schedule=1",
     )
     try:
-        assert sandbox.stdout is not None
-        head = []
-        for line in sandbox.stdout:
-            head.append(line)
-            if line.rstrip("\n") == "}":
-                break
-        text = "".join(head)
-        config = json.loads(text[text.index("{") :])
         config.update(
             start_date="2026-11-18T00:00:00Z",
             end_date="2026-11-20T10:30:00Z",

@@ -102,6 +102,15 @@ class Endpoint(abc.ABC):
         return error
 
 
+class FullTableEndpoint(Endpoint):
+    """An endpoint read whole on every run: one window per partition, no bookmark."""
+
+    replication_key = None
+
+    def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
+        return [Window(partition=partition, start=self.settings.end, end=self.settings.end)]
+
+
 def shard_of(partition: Mapping[str, Any], shard_count: int) -> int:
     """A stable shard number: the same partition lands on the same shard in every process."""
     key = json.dumps(partition, sort_keys=True, default=str).encode()

@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tap_audience.core.convert import as_int, as_str
-from tap_audience.core.endpoint import Endpoint, Partition, Record
+from tap_audience.core.endpoint import FullTableEndpoint, Partition, Record
 from tap_audience.core.http import ApiRequest, VendorClient, malformed
 from tap_audience.core.timeutil import UTC, isoformat_utc
 from tap_audience.core.windows import Window
@@ -122,10 +122,9 @@ class CampaignDirectory:
             return self._campaigns
 
 
-class EqCampaigns(Endpoint):
+class EqCampaigns(FullTableEndpoint):
     name = "eq_campaigns"
     primary_keys = ("campaign_id",)
-    replication_key = None
     partition_key = "state"
     vendor = "EQ ATOM"
     path = CAMPAIGNS_PATH
@@ -140,9 +139,6 @@ class EqCampaigns(Endpoint):
 
     def client(self, partition: Partition) -> VendorClient:
         return self.connections.atom()
-
-    def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
-        return [Window(partition=partition, start=self.settings.end, end=self.settings.end)]
 
     def first_request(self, window: Window) -> ApiRequest:
         return ApiRequest(self.path, [("state", window.partition["state"])])

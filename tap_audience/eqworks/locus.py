@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tap_audience.core.convert import as_float, as_int, as_str
-from tap_audience.core.endpoint import Endpoint, Partition, Record
+from tap_audience.core.endpoint import FullTableEndpoint, Partition, Record
 from tap_audience.core.errors import NotEntitledError, VendorError
 from tap_audience.core.http import ApiRequest, VendorClient
 from tap_audience.core.windows import Window
@@ -41,10 +41,9 @@ def segment_record(
     }
 
 
-class LocusHouseholdSegments(Endpoint):
+class LocusHouseholdSegments(FullTableEndpoint):
     name = "locus_hh_segments"
     primary_keys = ("coords", "segment_id")
-    replication_key = None
     partition_key = "coords"
     vendor = "EQ LOCUS"
     path = HH_SEGMENTS_PATH
@@ -61,9 +60,6 @@ class LocusHouseholdSegments(Endpoint):
 
     def client(self, partition: Partition) -> VendorClient:
         return self.connections.locus()
-
-    def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
-        return [Window(partition=partition, start=self.settings.end, end=self.settings.end)]
 
     def first_request(self, window: Window) -> ApiRequest:
         return ApiRequest(self.path, [("coords[]", window.partition["coords"])])
