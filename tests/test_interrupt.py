@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tap_audience.core.timeutil import parse_datetime
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
 from tests.helpers import expected_insights, parse_messages, sandbox_config
@@ -61,7 +63,8 @@ def complete_lines(text):
     return text[: text.rfind("\n") + 1] if "\n" in text else ""
 
 
-def test_sigterm_stops_with_a_state_at_the_last_emitted_window(sandbox, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_with_a_state_at_the_last_emitted_window(sandbox, tmp_path, signum):
     sandbox.faults.append(slow_down(0.02))
     config = sandbox_config(sandbox, start_date=START, angus_window_days=1)
     process = start_tap(config, None, tmp_path)
@@ -71,16 +74,16 @@ def test_sigterm_stops_with_a_state_at_the_last_emitted_window(sandbox, tmp_path
         lines.append(line)
         if line.startswith('{"type":"STATE"') and len(lines) > 200:
             break
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     rest = process.stdout.read()  # the same buffered reader, so nothing is skipped
     process.wait(timeout=30)
     stderr = (tmp_path / "stderr.log").read_text()
-    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert process.returncode == 128 + signum, stderr
     output = "".join(lines) + rest
     assert output.endswith("\n")
     first = parse_messages(output)
     assert first.messages[-1]["type"] == "STATE"
-    assert "interrupted by SIGTERM" in stderr
+    assert f"interrupted by {signal.Signals(signum).name}" in stderr
     assert "Traceback" not in stderr
     # Every bookmark in the final STATE is covered by records that were written.
     newest = {}
