@@ -7,7 +7,6 @@ once per run, coordinates parsed. Nothing outside this module reads the raw conf
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -430,11 +429,29 @@ class Settings:
         )
 
     def secrets(self) -> list[str]:
+        """The secret values in use, including tokens read from token files."""
         values = [c.access_token for c in self.angus_cameras]
         return [v for v in (*values, self.eq_jwt, self.locus_jwt) if v]
 
-    def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+
+def secret_values(value: Any, schema: Mapping[str, Any] = CONFIG_SCHEMA) -> list[str]:
+    """Every value in `value` (a config) that the schema marks `secret`, as text.
+
+    Nested schemas are followed to their most specific mark, so the access tokens inside
+    `angus_streams` count but the client ids beside them do not.
+    """
+    if isinstance(value, Mapping) and "properties" in schema:
+        return [
+            secret
+            for name, child in schema["properties"].items()
+            if name in value
+            for secret in secret_values(value[name], child)
+        ]
+    if isinstance(value, list) and "properties" in schema.get("items", {}):
+        return [secret for item in value for secret in secret_values(item, schema["items"])]
+    if schema.get("secret") and value is not None:
+        return [str(value)]
+    return []
 
 
 def semantic_errors(config: Mapping[str, Any]) -> list[str]:

@@ -21,7 +21,7 @@ from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
 from tap_audience.core.writer import BufferedSingerWriter
 from tap_audience.runtime import Runtime
-from tap_audience.settings import CONFIG_SCHEMA, semantic_errors
+from tap_audience.settings import CONFIG_SCHEMA, secret_values, semantic_errors
 from tap_audience.stream import EndpointStream
 from tap_audience.streams import STREAM_TYPES
 
@@ -48,7 +48,7 @@ class TapAudience(Tap):
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Register secrets first: schema errors may quote the offending value.
-        REDACTOR.register(_secret_values(self._config))
+        REDACTOR.register(secret_values(self._config))
         try:
             errors = super()._validate_config(raise_errors=False)
         except ConfigValidationError as exc:  # pragma: no cover - raise_errors=False
@@ -83,12 +83,7 @@ class TapAudience(Tap):
         # As the SDK's, with the per-vendor check first: `--test` (all) checks each vendor,
         # then syncs one record per stream; `--test=schema` only writes the schemas.
         if value == CliTestOptionValue.All.value:
-            config = ctx.params.get("config")
-            tap = cls(
-                config=config.config if config else {},
-                parse_env_config=bool(config and config.parse_env),
-                validate_config=True,
-            )
+            tap = cls._from_cli(ctx.params.get("config"))
             tap.check_connections()
             # The SDK stops each stream after one record by raising, and logs that stop as
             # "An unhandled error occurred" at ERROR; a real failure still propagates.
@@ -158,24 +153,24 @@ class TapAudience(Tap):
         # As singer-sdk's Tap.invoke, but ending with `run()` so failures change the exit code.
         super(Tap, cls).invoke(about=about, about_format=about_format)
         cls.print_version(print_fn=cls.logger.info)
-        tap = cls(
-            config=config.config if config else {},
+        tap = cls._from_cli(
+            config,
             state=None if state is None else load_json(state.read()),
             catalog=None if catalog is None else load_json(catalog.read()),
-            parse_env_config=bool(config and config.parse_env),
-            validate_config=True,
         )
         tap.run()
+
+    @classmethod
+    def _from_cli(cls, config: Any, **kwargs: Any) -> TapAudience:
+        """The tap for the CLI's `--config` input (files or `ENV`), config validated."""
+        return cls(
+            config=config.config if config else {},
+            parse_env_config=bool(config and config.parse_env),
+            validate_config=True,
+            **kwargs,
+        )
 
 
 class _DropDryRunStops(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("An unhandled error occurred while syncing")
-
-
-def _secret_values(config: dict[str, Any]) -> list[str]:
-    values = [str(config.get(k) or "") for k in ("eq_jwt", "locus_jwt")]
-    for camera in config.get("angus_streams") or []:
-        if isinstance(camera, dict):
-            values.append(str(camera.get("access_token") or ""))
-    return values
