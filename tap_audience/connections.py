@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -24,6 +25,21 @@ from tap_audience.eqworks.campaigns import Campaign, CampaignDirectory
 from tap_audience.settings import Settings
 
 USER_AGENT = "tap-audience/0.1"
+
+
+@dataclass(frozen=True)
+class EqProduct:
+    """What differs between the two EQ products: which settings and which API."""
+
+    product: str
+    setting: str
+    token: str | None = field(repr=False)
+    token_file: str | None
+    user: str | None  # sent as eq-api-user (ATOM only)
+    base_url: str
+    vendor: str
+
+
 LOGGER = logging.getLogger("tap_audience.connections")
 
 
@@ -105,44 +121,60 @@ class Connections:
             return self._clients[key]
 
     def atom(self) -> VendorClient:
-        return self._eq_client("atom", self.settings.eq_api_url, "EQ ATOM")
+        return self._eq_client("atom")
 
     def locus(self) -> VendorClient:
-        return self._eq_client("locus", self.settings.locus_api_url, "EQ LOCUS")
+        return self._eq_client("locus")
+
+    def _eq_product(self, product: str) -> EqProduct:
+        settings = self.settings
+        if product == "atom":
+            return EqProduct(
+                product="atom",
+                setting="eq_jwt",
+                token=settings.eq_jwt,
+                token_file=settings.eq_token_file,
+                user=settings.eq_user,
+                base_url=settings.eq_api_url,
+                vendor="EQ ATOM",
+            )
+        return EqProduct(
+            product="locus",
+            setting="locus_jwt",
+            token=settings.locus_jwt,
+            token_file=settings.locus_token_file,
+            user=None,  # LOCUS identifies the user from the token alone
+            base_url=settings.locus_api_url,
+            vendor="EQ LOCUS",
+        )
 
     def eq_token(self, product: str) -> EqToken:
         """The product's token, checked (and refreshed if it expires soon) on first use."""
+        spec = self._eq_product(product)
         with self._lock:
             if product not in self._eq_tokens:
-                settings = self.settings
-                token = settings.eq_jwt if product == "atom" else settings.locus_jwt
-                setting = "eq_jwt" if product == "atom" else "locus_jwt"
-                token_file = (
-                    settings.eq_token_file if product == "atom" else settings.locus_token_file
-                )
-                if not token:
-                    raise ConfigurationError(f"{setting} is not set")
+                if not spec.token:
+                    raise ConfigurationError(f"{spec.setting} is not set")
                 eq_token = EqToken(
                     product=product,
-                    token=token,
-                    setting=setting,
-                    keywarden=self._client("EQ keywarden", settings.eq_auth_url),
-                    token_file=token_file,
-                    refresh_within=dt.timedelta(days=settings.eq_refresh_days),
+                    token=spec.token,
+                    setting=spec.setting,
+                    keywarden=self._client("EQ keywarden", self.settings.eq_auth_url),
+                    token_file=spec.token_file,
+                    refresh_within=dt.timedelta(days=self.settings.eq_refresh_days),
                 )
-                eq_token.prepare(settings.eq_user if product == "atom" else None)
+                eq_token.prepare(spec.user)
                 self._eq_tokens[product] = eq_token
             return self._eq_tokens[product]
 
-    def _eq_client(self, product: str, base_url: str, vendor: str) -> VendorClient:
+    def _eq_client(self, product: str) -> VendorClient:
         token = self.eq_token(product)
+        spec = self._eq_product(product)
         with self._lock:
             key = ("eq", product)
             if key not in self._clients:
-                # LOCUS identifies the user from the token alone.
-                user = self.settings.eq_user if product == "atom" else None
-                auth = EqTokenAuthenticator(token=token, user=user)
-                self._clients[key] = self._client(vendor, base_url, auth, family="eq")
+                auth = EqTokenAuthenticator(token=token, user=spec.user)
+                self._clients[key] = self._client(spec.vendor, spec.base_url, auth, family="eq")
             return self._clients[key]
 
     def campaigns(self) -> CampaignDirectory:
