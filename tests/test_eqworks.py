@@ -9,6 +9,7 @@ import pytest
 from tap_audience.core.errors import CredentialsError
 from tap_audience.core.timeutil import parse_datetime
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
+from tap_audience.sandbox import Fault
 from tests.helpers import START, by_key, expected_insights, run_tap, sandbox_config
 
 INSIGHT_STREAMS = [f"eq_{d}" for d in INSIGHT_DIMENSIONS]
@@ -177,3 +178,16 @@ def test_insights_days_are_cut_in_the_campaign_time_zone(sandbox):
         41001: "2026-10-31",
         52210: "2026-11-01",
     }
+
+
+def test_a_campaign_list_that_cannot_be_read_is_asked_for_once(sandbox, caplog):
+    sandbox.inject(Fault.status(500, path="/eq-api/beta/campaigns"))
+    result = run_tap(
+        sandbox_config(sandbox, max_retries=1, max_retry_wait_seconds=0.01),
+        streams=["eq_os", "eq_lang"],
+    )
+    # Each stream's partitions fall back to UTC dates; the list is tried once, not per partition.
+    campaign_calls = [r for r in sandbox.requests if r.path == "/eq-api/beta/campaigns/"]
+    assert len(campaign_calls) == 2  # one request and its one retry
+    assert "campaign list unavailable" in caplog.text
+    assert result.records["eq_os"] and result.records["eq_lang"]

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tap_audience.core.convert import as_int, as_str
 from tap_audience.core.endpoint import FullTableEndpoint, Partition, Record
+from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.http import ApiRequest, VendorClient, malformed
 from tap_audience.core.timeutil import UTC, isoformat_utc
 from tap_audience.core.windows import Window
@@ -103,23 +104,37 @@ def campaign_record(row: dict[str, Any], state: str) -> Record:
 
 
 class CampaignDirectory:
-    """Every campaign the ATOM token may see, fetched once per run on first use."""
+    """Every campaign the ATOM token may see, fetched once per run on first use.
+
+    A failure is kept too: every partition that asks afterwards gets the same error instead
+    of sending the request (and its retries) again.
+    """
 
     def __init__(self, client: VendorClient) -> None:
         self._client = client
         self._campaigns: dict[int, Campaign] | None = None
+        self._failure: TapAudienceError | None = None
         self._lock = threading.Lock()
 
     def campaigns(self) -> dict[int, Campaign]:
         with self._lock:
+            if self._failure is not None:
+                raise self._failure
             if self._campaigns is None:
-                payload = self._client.request_json(ApiRequest(CAMPAIGNS_PATH))
                 try:
-                    parsed = [parse_campaign(row) for row in campaign_rows(payload)]
-                except (TypeError, ValueError, AttributeError) as exc:
-                    raise malformed(str(exc), vendor="EQ ATOM", path=CAMPAIGNS_PATH) from None
-                self._campaigns = {c.code: c for c in sorted(parsed, key=lambda c: c.code)}
+                    self._campaigns = self._load()
+                except TapAudienceError as exc:
+                    self._failure = exc
+                    raise
             return self._campaigns
+
+    def _load(self) -> dict[int, Campaign]:
+        payload = self._client.request_json(ApiRequest(CAMPAIGNS_PATH))
+        try:
+            parsed = [parse_campaign(row) for row in campaign_rows(payload)]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise malformed(str(exc), vendor="EQ ATOM", path=CAMPAIGNS_PATH) from None
+        return {c.code: c for c in sorted(parsed, key=lambda c: c.code)}
 
 
 class EqCampaigns(FullTableEndpoint):
