@@ -40,7 +40,6 @@ class AngusStreamAuthenticator(APIAuthenticatorBase):
         self._token: str | None = None
         self._expires: dt.datetime | None = None
         self._lock = threading.Lock()
-        self.token_requests = 0
 
     def current_token(self) -> str:
         with self._lock:
@@ -75,7 +74,6 @@ class AngusStreamAuthenticator(APIAuthenticatorBase):
         return True
 
     def _fetch_token(self) -> str:
-        self.token_requests += 1
         request = ApiRequest(
             path=TOKEN_PATH,
             method="POST",

@@ -124,14 +124,6 @@ def vendor_message(response: requests.Response) -> str:
     return REDACTOR.redact(str(message))
 
 
-class Reauthenticator:
-    """What an authenticator offers the client besides signing requests."""
-
-    def reauthenticate_after(self, response: requests.Response) -> bool:
-        """True when `response` says the token expired and a fresh one is now in place."""
-        return False
-
-
 @dataclass
 class VendorClient:
     """JSON over HTTP against one vendor base URL, with one authenticator."""
@@ -139,7 +131,9 @@ class VendorClient:
     vendor: str
     base_url: str
     session: requests.Session
-    auth: Any = None  # a requests auth callable, optionally also a Reauthenticator
+    # A requests auth callable; if it also has `reauthenticate_after(response) -> bool`, a
+    # 401/403 it recognises as an expired token gets one fresh token and one retry.
+    auth: Any = None
     timeout_seconds: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     headers: Mapping[str, str] = field(default_factory=dict)

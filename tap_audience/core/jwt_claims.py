@@ -21,8 +21,12 @@ def unverified_claims(token: str, *, what: str) -> dict[str, Any]:
     return dict(claims)
 
 
-def expires_at(token: str, *, what: str) -> dt.datetime | None:
-    exp = unverified_claims(token, what=what).get("exp")
+def claims_expiry(claims: dict[str, Any]) -> dt.datetime | None:
+    exp = claims.get("exp")
     if not isinstance(exp, int | float):
         return None
     return dt.datetime.fromtimestamp(exp, UTC)
+
+
+def expires_at(token: str, *, what: str) -> dt.datetime | None:
+    return claims_expiry(unverified_claims(token, what=what))

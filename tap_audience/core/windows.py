@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DAY = dt.timedelta(days=1)
@@ -26,7 +26,6 @@ class Window:
     rows: int = 0
     max_replication_value: str | None = None
     done: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def note_record(self, replication_value: str | None) -> None:
         self.rows += 1

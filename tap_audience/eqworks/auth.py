@@ -24,7 +24,7 @@ from singer_sdk.authenticators import APIAuthenticatorBase
 
 from tap_audience.core.errors import AccountCredentialsError, VendorError
 from tap_audience.core.http import ApiRequest, VendorClient, vendor_message
-from tap_audience.core.jwt_claims import expires_at, unverified_claims
+from tap_audience.core.jwt_claims import claims_expiry, expires_at, unverified_claims
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.timeutil import utc_now
 
@@ -68,7 +68,6 @@ class EqToken:
         self._token_file = token_file
         self._refresh_within = refresh_within
         self._lock = threading.Lock()
-        self.refreshes = 0
 
     @property
     def value(self) -> str:
@@ -90,14 +89,15 @@ class EqToken:
     def prepare(self, user: str | None = None) -> None:
         """At start: refuse an expired, rejected or someone else's token; refresh one that
         expires soon."""
-        email = unverified_claims(self._token, what=self._what()).get("email")
+        claims = unverified_claims(self._token, what=self._what())
+        email = claims.get("email")
         if user and isinstance(email, str) and email.lower() != user.strip().lower():
             raise AccountCredentialsError(
                 f"eq_user ({user}) is not the user {self._what()} was issued to ({email}): "
                 "set eq_user to that email (or leave it empty to use the token's), or use a "
                 "token issued to eq_user"
             )
-        expires = expires_at(self._token, what=self._what())
+        expires = claims_expiry(claims)
         if expires is not None and expires <= utc_now():
             raise AccountCredentialsError(
                 f"{self._what()} expired on {expires.isoformat()}. {self.hint()}"
@@ -148,7 +148,6 @@ class EqToken:
                 )
             REDACTOR.register([token])
             self._token = token
-            self.refreshes += 1
             expires = expires_at(token, what=self._what())
             LOGGER.info(
                 "refreshed %s; it now expires on %s",
