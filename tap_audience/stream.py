@@ -87,8 +87,10 @@ class EndpointStream(Stream):
             interval_seconds=self.audience_tap.runtime.settings.progress_interval_seconds,
         )
 
-    @property
+    @cached_property
     def partitions(self) -> list[dict[str, Any]] | None:
+        # Computed once: the SDK iterates this list and the pipeline was planned from it, so
+        # both must see the same partitions in the same order.
         return self.endpoint.partitions() or None
 
     @cached_property

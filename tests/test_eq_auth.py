@@ -62,20 +62,15 @@ def test_a_token_for_the_wrong_product_is_refused_at_start(sandbox):
     assert not [r for r in sandbox.requests if r.path.startswith("/eq-api")]
 
 
+def login_command(sandbox, *args):
+    return [sys.executable, "-m", "tap_audience", "eq-login", "--user", USER, *args,
+            "--auth-url", sandbox.eq_auth_url]  # fmt: skip
+
+
 def log_in(sandbox, *args, otp_case=str.upper):
     """Run `tap-audience eq-login`, answer its prompt with the passcode the sandbox issued."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_audience",
-            "eq-login",
-            "--user",
-            USER,
-            *args,
-            "--auth-url",
-            sandbox.eq_auth_url,
-        ],
+        login_command(sandbox, *args),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -118,18 +113,7 @@ def test_eq_login_prints_the_token_alone_on_stdout(sandbox):
 
 def test_eq_login_with_a_wrong_passcode_fails_readably(sandbox):
     process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tap_audience",
-            "eq-login",
-            "--user",
-            USER,
-            "--product",
-            "atom",
-            "--auth-url",
-            sandbox.eq_auth_url,
-        ],
+        login_command(sandbox, "--product", "atom"),
         input="000000\n",
         capture_output=True,
         text=True,
