@@ -1,7 +1,9 @@
 """Print the row count and the first rows of every table in a DuckDB file.
 
-The file is attached under its own alias: target-duckdb names the schema after the file
-("audience" in output/audience.duckdb), and a catalog and a schema with one name are ambiguous.
+The file is attached under its own alias: DuckDB names a file's catalog after the file
+("sandbox" for output/sandbox.duckdb, the demo's), target-duckdb puts the tables in its
+`default_target_schema` ("sandbox" in meltano.yml's sandbox environment, "audience" in
+output/audience.duckdb for production), and a catalog and a schema with one name are ambiguous.
 """
 
 from __future__ import annotations
@@ -35,4 +37,4 @@ def main(path: str, rows: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "output/audience.duckdb")
+    main(sys.argv[1] if len(sys.argv) > 1 else "output/sandbox.duckdb")

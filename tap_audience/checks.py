@@ -11,23 +11,32 @@ from dataclasses import dataclass
 from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.http import ApiRequest
 from tap_audience.core.jwt_claims import expires_at
+from tap_audience.eqworks.locus import LocusHouseholdSegments
 from tap_audience.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class VendorCheck:
     vendor: str
-    ok: bool
+    status: str  # ok | FAILED | skipped (not configured)
     message: str
 
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
     def line(self) -> str:
-        return f"{self.vendor}: {'ok' if self.ok else 'FAILED'}: {self.message}"
+        return f"{self.vendor}: {self.status}: {self.message}"
+
+
+def skipped(vendor: str, message: str) -> VendorCheck:
+    return VendorCheck(vendor, "skipped", f"not configured ({message})")
 
 
 def check_angus(runtime: Runtime) -> VendorCheck:
     cameras = runtime.settings.angus_cameras
     if not cameras:
-        return VendorCheck("Angus", True, "not configured (set angus_username, angus_streams)")
+        return skipped("Angus", "set angus_username and angus_streams")
     problems = []
     for camera in cameras:
         auth = runtime.connections.angus(camera.client_id).auth
@@ -36,8 +45,8 @@ def check_angus(runtime: Runtime) -> VendorCheck:
         except TapAudienceError as exc:
             problems.append(str(exc))
     if problems:
-        return VendorCheck("Angus", False, "; ".join(problems))
-    return VendorCheck("Angus", True, f"{len(cameras)} camera stream(s) authenticated")
+        return VendorCheck("Angus", "FAILED", "; ".join(problems))
+    return VendorCheck("Angus", "ok", f"{len(cameras)} camera stream(s) authenticated")
 
 
 def _token_validity(runtime: Runtime, product: str) -> str:
@@ -48,18 +57,20 @@ def _token_validity(runtime: Runtime, product: str) -> str:
 
 def check_atom(runtime: Runtime) -> VendorCheck:
     if not runtime.settings.eq_jwt:
-        return VendorCheck("EQ ATOM", True, "not configured (set eq_user and eq_jwt)")
+        return skipped("EQ ATOM", "set eq_jwt or eq_token_file")
     try:
         validity = _token_validity(runtime, "atom")
         campaigns = runtime.connections.campaigns().campaigns()
     except TapAudienceError as exc:
-        return VendorCheck("EQ ATOM", False, str(exc))
-    return VendorCheck("EQ ATOM", True, f"{validity}; {len(campaigns)} campaign(s) visible")
+        return VendorCheck("EQ ATOM", "FAILED", str(exc))
+    return VendorCheck("EQ ATOM", "ok", f"{validity}; {len(campaigns)} campaign(s) visible")
 
 
 def check_locus(runtime: Runtime) -> VendorCheck:
+    if problem := LocusHouseholdSegments(runtime.settings, runtime.connections).unusable_config():
+        return VendorCheck("EQ LOCUS", "FAILED", problem)
     if not runtime.settings.locus_jwt:
-        return VendorCheck("EQ LOCUS", True, "not configured (set locus_jwt or eq_jwt)")
+        return skipped("EQ LOCUS", "set locus_jwt or locus_token_file, and locus_coords")
     try:
         validity = _token_validity(runtime, "locus")
         coords = runtime.settings.locus_coords
@@ -68,9 +79,9 @@ def check_locus(runtime: Runtime) -> VendorCheck:
                 ApiRequest("/prod/segment/hh-segments", [("coords[]", coords[0].text)])
             )
     except TapAudienceError as exc:
-        return VendorCheck("EQ LOCUS", False, str(exc))
+        return VendorCheck("EQ LOCUS", "FAILED", str(exc))
     probe = f"; coordinate {coords[0].text} readable" if coords else ""
-    return VendorCheck("EQ LOCUS", True, validity + probe)
+    return VendorCheck("EQ LOCUS", "ok", validity + probe)
 
 
 def check_vendors(runtime: Runtime) -> list[VendorCheck]:

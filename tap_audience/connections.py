@@ -20,6 +20,7 @@ from tap_audience.angus.auth import AngusStreamAuthenticator
 from tap_audience.core.errors import ConfigurationError, TapAudienceError
 from tap_audience.core.http import RetryPolicy, VendorClient
 from tap_audience.core.limits import VendorLimits
+from tap_audience.core.origins import SameOriginSession
 from tap_audience.eqworks.auth import EqToken, EqTokenAuthenticator
 from tap_audience.eqworks.campaigns import Campaign, CampaignDirectory
 from tap_audience.settings import Settings
@@ -72,7 +73,7 @@ class Connections:
 
     def _session(self, vendor: str) -> requests.Session:
         if vendor not in self._sessions:
-            session = requests.Session()
+            session = SameOriginSession()
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size)
             session.mount("http://", adapter)
             session.mount("https://", adapter)

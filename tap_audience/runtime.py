@@ -7,30 +7,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tap_audience.connections import Connections
+from tap_audience.core.errors import ConfigurationError
 from tap_audience.core.fetch import ConcurrentFetcher, Fetcher, SequentialFetcher
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.report import RunReport
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
-from tap_audience.settings import Settings
+from tap_audience.settings import CONFIG_SCHEMA, SANDBOX_REPLACES, Settings
 
 LOGGER = logging.getLogger("tap_audience")
 
 ATOM_STREAMS = {"eq_campaigns", *(f"eq_{dimension}" for dimension in INSIGHT_DIMENSIONS)}
-
-SANDBOX_KEYS = (
-    "angus_username",
-    "angus_streams",
-    "angus_auth_url",
-    "angus_api_url",
-    "eq_user",
-    "eq_jwt",
-    "locus_jwt",
-    "eq_campaign_ids",
-    "locus_coords",
-    "eq_auth_url",
-    "eq_api_url",
-    "locus_api_url",
-)
 
 
 class Runtime:
@@ -43,7 +29,12 @@ class Runtime:
             self.sandbox = Sandbox(seed=int(config.get("sandbox_seed") or 0))
             self.sandbox.start()
             credentials = self.sandbox.credentials()
-            effective.update({key: credentials[key] for key in SANDBOX_KEYS})
+            if replaced := [key for key in SANDBOX_REPLACES if _given(config, key)]:
+                LOGGER.warning(
+                    "sandbox: true replaces settings you gave with the emulator's: %s",
+                    ", ".join(replaced),
+                )
+            effective.update({key: credentials.get(key) for key in SANDBOX_REPLACES})
             LOGGER.info("sandbox: serving both vendors at %s", self.sandbox.base_url)
         self.settings = Settings.from_config(effective)
         REDACTOR.register(self.settings.secrets())
@@ -51,6 +42,27 @@ class Runtime:
         self.connections = Connections(self.settings, on_retry=self.report.count_retry)
         workers = self.settings.max_concurrency
         self.fetcher: Fetcher = ConcurrentFetcher(workers) if workers > 1 else SequentialFetcher()
+
+    def configured_vendors(self) -> set[str]:
+        """The vendors whose credentials (and partitions, for LOCUS) are set."""
+        settings, vendors = self.settings, set()
+        if settings.angus_cameras:
+            vendors.add("Angus")
+        if settings.eq_jwt:
+            vendors.add("EQ ATOM")
+        if settings.locus_jwt and settings.locus_coords:
+            vendors.add("EQ LOCUS")
+        return vendors
+
+    def require_a_vendor(self, selected_vendors: set[str]) -> None:
+        """Refuse a sync that could only extract nothing (it would look green and store a state)."""
+        if not self.configured_vendors() & selected_vendors:
+            raise ConfigurationError(
+                "nothing to extract: no vendor of the selected streams is configured. Set "
+                "angus_username and angus_streams (Angus), eq_jwt or eq_token_file (EQ ATOM), "
+                "locus_jwt or locus_token_file and locus_coords (EQ LOCUS), or sandbox: true to "
+                "try the built-in emulator"
+            )
 
     def preflight(self, streams: Iterable[str]) -> None:
         """Check (and refresh) each EQ token the selected streams need, before any data moves."""
@@ -66,3 +78,9 @@ class Runtime:
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
+
+
+def _given(config: Mapping[str, Any], key: str) -> bool:
+    """Whether the user set `key` (the SDK fills in schema defaults, which do not count)."""
+    value = config.get(key)
+    return value not in (None, [], CONFIG_SCHEMA["properties"][key].get("default"))

@@ -8,6 +8,7 @@ once per run, coordinates parsed. Nothing outside this module reads the raw conf
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from tap_audience.core.errors import TapAudienceError
+from tap_audience.core.errors import ConfigurationError, TapAudienceError
 from tap_audience.core.jwt_claims import unverified_claims
 from tap_audience.core.timeutil import parse_datetime, utc_now
 
@@ -30,6 +31,25 @@ ANGUS_METRICS = (
 )
 ANGUS_TIME_BUCKETS = ("by_hour", "by_day")
 DEFAULT_START_DAYS_AGO = 30
+LOGGER = logging.getLogger("tap_audience.settings")
+# What `sandbox: true` points at the emulator (its URLs, credentials and partitions).
+SANDBOX_CREDENTIALS = (
+    "angus_username",
+    "angus_streams",
+    "angus_auth_url",
+    "angus_api_url",
+    "eq_user",
+    "eq_jwt",
+    "locus_jwt",
+    "eq_campaign_ids",
+    "locus_coords",
+    "eq_auth_url",
+    "eq_api_url",
+    "locus_api_url",
+)
+# ... and what it switches off because the emulator's tokens replace them.
+SANDBOX_REPLACES = (*SANDBOX_CREDENTIALS, "eq_token_file", "locus_token_file")
+URL_SETTINGS = ("angus_auth_url", "angus_api_url", "eq_auth_url", "eq_api_url", "locus_api_url")
 
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
@@ -128,7 +148,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         th.StringType,
         secret=True,
         title="EQ LOCUS token",
-        description="LOCUS-scoped EQ JWT (tokens are scoped to one product). Default: eq_jwt.",
+        description="LOCUS-scoped EQ JWT. EQ tokens are scoped to one product, so the ATOM "
+        "token cannot stand in: without a LOCUS token, locus_hh_segments syncs nothing.",
     ),
     th.Property(
         "eq_campaign_ids",
@@ -180,6 +201,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Base URL of the LOCUS API.",
     ),
     th.Property(
+        "allow_insecure_http",
+        th.BooleanType,
+        default=False,
+        title="Allow insecure HTTP",
+        description="Accept `http://` base URLs on hosts other than loopback (tokens then cross "
+        "the network in clear text). Loopback URLs (the sandbox) are always accepted.",
+    ),
+    th.Property(
         "request_timeout_seconds",
         th.NumberType(exclusive_minimum=0),
         default=60,
@@ -212,7 +241,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "eq_token_file",
         th.StringType,
         title="ATOM token file",
-        description="File holding the ATOM token (read instead of eq_jwt when it exists); "
+        description="File holding the ATOM token (read instead of eq_jwt; it must exist: "
+        "`tap-audience eq-login --token-file` creates it); "
         "every refreshed token is written back to it atomically, mode 0600.",
     ),
     th.Property(
@@ -326,14 +356,39 @@ def token_email(token: str | None) -> str | None:
     return email if isinstance(email, str) else None
 
 
-def read_token_file(path: str | None) -> str | None:
-    """The token kept in `path` (whitespace stripped), or None when there is no such file."""
+def read_token_file(setting: str, path: str | None) -> str | None:
+    """The token kept in `path` (whitespace stripped); None when `path` is not set.
+
+    The config checks (`config_checks.token_file_problems`) have already refused a missing,
+    unreadable or empty file, so a failure here is a file that vanished since: say which.
+    """
     if not path:
         return None
+    file = Path(path).expanduser()
     try:
-        return Path(path).expanduser().read_text().strip() or None
-    except FileNotFoundError:
-        return None
+        mode = file.stat().st_mode
+        token = file.read_text().strip()
+    except OSError as exc:
+        raise ConfigurationError(f"{setting}: cannot read {path} ({exc.strerror})") from None
+    if mode & 0o077:
+        LOGGER.warning(
+            "%s: %s can be read by other users (mode %s): run `chmod 600 %s`",
+            setting,
+            path,
+            oct(mode & 0o777)[2:],
+            path,
+        )
+    if not token:
+        raise ConfigurationError(f"{setting}: {path} is empty. {eq_login_hint(setting, path)}")
+    return token
+
+
+def eq_login_hint(setting: str, path: str) -> str:
+    product = "locus" if setting.startswith("locus") else "atom"
+    return (
+        f"Create it with `tap-audience eq-login --user <email> --product {product} "
+        f"--token-file {path}`"
+    )
 
 
 @dataclass(frozen=True)
@@ -383,8 +438,12 @@ class Settings:
 
         start_value = config.get("start_date")
         end_value = config.get("end_date")
-        eq_jwt = read_token_file(config.get("eq_token_file")) or config.get("eq_jwt") or None
-        locus_jwt = read_token_file(config.get("locus_token_file")) or config.get("locus_jwt")
+        eq_jwt = read_token_file("eq_token_file", config.get("eq_token_file")) or config.get(
+            "eq_jwt"
+        )
+        locus_jwt = read_token_file(
+            "locus_token_file", config.get("locus_token_file")
+        ) or config.get("locus_jwt")
         return cls(
             start=parse_datetime(start_value)
             if start_value
@@ -403,8 +462,9 @@ class Settings:
             angus_api_url=get("angus_api_url"),
             # The token names its user: eq-api-user defaults to it.
             eq_user=config.get("eq_user") or token_email(eq_jwt),
-            eq_jwt=eq_jwt,
-            locus_jwt=locus_jwt or eq_jwt,
+            eq_jwt=eq_jwt or None,
+            # Never eq_jwt: EQ tokens are scoped to one product, an ATOM token cannot read LOCUS.
+            locus_jwt=locus_jwt or None,
             eq_campaign_ids=tuple(int(c) for c in get("eq_campaign_ids")),
             eq_window_days=int(get("eq_window_days")),
             eq_lookback=dt.timedelta(days=int(get("eq_lookback_days"))),
@@ -452,55 +512,3 @@ def secret_values(value: Any, schema: Mapping[str, Any] = CONFIG_SCHEMA) -> list
     if schema.get("secret") and value is not None:
         return [str(value)]
     return []
-
-
-def semantic_errors(config: Mapping[str, Any]) -> list[str]:
-    """Checks JSON Schema cannot express; one readable line per problem, no secret values.
-
-    Values of the wrong type are left to the schema validator, which reports them.
-    """
-    errors: list[str] = []
-    for name in ("angus_username", "eq_user"):
-        value = config.get(name)
-        if isinstance(value, str) and value and "@" not in value:
-            errors.append(f"{name} must be an email address (got {value!r})")
-    coords = config.get("locus_coords")
-    for entry in coords if isinstance(coords, list) else []:
-        try:
-            parse_coordinate(entry)
-        except ValueError as exc:
-            errors.append(str(exc))
-    try:
-        start = parse_datetime(config["start_date"]) if config.get("start_date") else None
-        end = parse_datetime(config["end_date"]) if config.get("end_date") else None
-    except (TypeError, ValueError, AttributeError):
-        errors.append(
-            "start_date and end_date must be ISO 8601 date-times, e.g. 2026-01-31T00:00:00Z"
-        )
-    else:
-        if start and end and end <= start:
-            errors.append(
-                f"end_date ({end.isoformat()}) must be after start_date ({start.isoformat()})"
-            )
-    cameras = config.get("angus_streams")
-    cameras = [c for c in cameras if isinstance(c, Mapping)] if isinstance(cameras, list) else []
-    if cameras and not config.get("angus_username"):
-        errors.append(
-            "angus_streams is set but angus_username is not: set the Angus console login email"
-        )
-    for name in ("angus_auth_url", "angus_api_url", "eq_auth_url", "eq_api_url", "locus_api_url"):
-        url = config.get(name)
-        if isinstance(url, str) and not url.lower().startswith(("http://", "https://")):
-            errors.append(
-                f"{name} must be an http(s) URL, e.g. https://data.angus.ai (got {url!r})"
-            )
-    shard_count, shard_index = config.get("shard_count") or 1, config.get("shard_index") or 0
-    if isinstance(shard_count, int) and isinstance(shard_index, int) and shard_index >= shard_count:
-        errors.append(
-            f"shard_index ({shard_index}) must be below shard_count ({shard_count}): shards are "
-            "numbered from 0"
-        )
-    ids = [c.get("client_id") for c in cameras]
-    if len(ids) != len(set(ids)):
-        errors.append("angus_streams lists the same client_id twice; list each camera stream once")
-    return errors

@@ -19,9 +19,11 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
+from singer_sdk.batch import Batcher
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 
 from tap_audience.core.endpoint import Endpoint, Record
@@ -34,6 +36,7 @@ from tap_audience.core.windows import Window
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
     from tap_audience.tap import TapAudience
 
@@ -56,6 +59,10 @@ class EndpointStream(Stream):
     # proven by tests/test_schemas.py), so the SDK's recursive per-record conformance is moot.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    # In BATCH mode, windows whose records are in a batch file not yet announced by a BATCH
+    # message; None in RECORD mode, where a window's records are written before it completes.
+    _unannounced_windows: list[tuple[types.Context, Window]] | None = None
+
     @property
     def audience_tap(self) -> TapAudience:
         return t.cast("TapAudience", self._tap)
@@ -69,10 +76,15 @@ class EndpointStream(Stream):
     def pipeline(self) -> PartitionPipeline:
         """Every partition planned from the input state, fetched ahead through one fetcher."""
         endpoint = self.endpoint
+        # A catalog may force FULL_TABLE (Meltano's `replication-method` metadata): then the
+        # whole range is read again, whatever the bookmark says.
+        incremental = bool(self.replication_key) and (
+            self.replication_method == REPLICATION_INCREMENTAL
+        )
         plans = []
         for partition in self.partitions or []:
             bookmark = self.get_context_state(partition).get("replication_key_value")
-            windows = endpoint.plan(partition, bookmark if self.replication_key else None)
+            windows = endpoint.plan(partition, bookmark if incremental else None)
             plans.append((partition, windows))
         return PartitionPipeline(endpoint, plans, self.audience_tap.runtime.fetcher)
 
@@ -130,10 +142,15 @@ class EndpointStream(Stream):
 
     def get_records(self, context: types.Context | None) -> Iterable[Record]:
         endpoint = self.endpoint
-        if context is None:
-            self.logger.info("%s: nothing to sync: %s", self.name, endpoint.unconfigured_reason())
-            return
         runtime = self.audience_tap.runtime
+        if context is None:
+            if problem := endpoint.unusable_config():
+                runtime.report.partition(self.name, {}).finish("failed", problem)
+                self.logger.error("%s: %s", self.name, problem)
+            else:
+                reason = endpoint.unconfigured_reason()
+                self.logger.info("%s: nothing to sync: %s", self.name, reason)
+            return
         outcome = runtime.report.partition(self.name, context)
         pipeline = self.pipeline
         index = pipeline.index_of(dict(context))
@@ -193,7 +210,40 @@ class EndpointStream(Stream):
             self.progress.window_done(window.rows)
             INTERRUPTS.checkpoint()
 
+    def get_batches(
+        self, batch_config: BatchConfig, context: types.Context | None = None
+    ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
+        """As the SDK's, but a window is bookmarked only once its batch file is announced.
+
+        The SDK writes each BATCH message, then a STATE, when this generator yields a manifest,
+        and resumes it afterwards. Windows completed while a batch file was being filled have
+        all their records in that file or earlier ones, so on resuming they may be bookmarked.
+        """
+        batcher = Batcher(tap_name=self.tap_name, stream_name=self.name, batch_config=batch_config)
+        self._unannounced_windows = []
+        try:
+            records = self._sync_records(context, write_messages=False)
+            for manifest in batcher.get_batches(records=records):
+                yield batch_config.encoding, manifest
+                self._bookmark_announced_windows()
+            self._bookmark_announced_windows()  # windows that ended after the last record
+        finally:
+            self._unannounced_windows = None
+
+    def _bookmark_announced_windows(self) -> None:
+        windows, self._unannounced_windows = self._unannounced_windows or [], []
+        for context, window in windows:
+            self._advance_bookmark(context, window)
+        self._write_state_message()
+
     def _complete_window(self, context: types.Context, window: Window) -> None:
+        if self._unannounced_windows is not None:
+            self._unannounced_windows.append((context, window))
+            return
+        self._advance_bookmark(context, window)
+        self._write_state_message()
+
+    def _advance_bookmark(self, context: types.Context, window: Window) -> None:
         if not self.replication_key or window.max_replication_value is None:
             return
         state = self.get_context_state(context)
@@ -202,7 +252,6 @@ class EndpointStream(Stream):
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = window.max_replication_value
             self.state_manager.is_flushed = False
-        self._write_state_message()
 
 
 def singer_stream(endpoint_class: type[Endpoint]) -> type[EndpointStream]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import typing as t
 import weakref
 from functools import cached_property
 from typing import Any
@@ -11,17 +12,24 @@ from typing import Any
 import click
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._util import load_json  # the loader the SDK's own invoke uses
 from singer_sdk.singerlib.encoding.simple import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_audience.checks import check_vendors
+from tap_audience.config_checks import config_problems
 from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
 from tap_audience.core.writer import BufferedSingerWriter
+from tap_audience.input_state import (
+    StateError,
+    check_bookmarks,
+    read_catalog_file,
+    read_state_file,
+    unwrap,
+)
 from tap_audience.runtime import Runtime
-from tap_audience.settings import CONFIG_SCHEMA, secret_values, semantic_errors
+from tap_audience.settings import CONFIG_SCHEMA, secret_values
 from tap_audience.stream import EndpointStream
 from tap_audience.streams import STREAM_TYPES
 
@@ -53,12 +61,26 @@ class TapAudience(Tap):
             errors = super()._validate_config(raise_errors=False)
         except ConfigValidationError as exc:  # pragma: no cover - raise_errors=False
             errors = list(exc.errors)
-        errors = [REDACTOR.redact(e) for e in [*errors, *semantic_errors(self._config)]]
+        errors = [REDACTOR.redact(e) for e in [*errors, *config_problems(self._config)]]
         if errors and raise_errors:
             raise ConfigValidationError(
                 "Config validation failed", errors=errors, schema=self.config_jsonschema
             )
         return errors
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Check the input state before any stream reads it (see `input_state`)."""
+        state = unwrap(state)
+        if state.get("bookmarks"):
+            endpoints = {name: stream.endpoint for name, stream in self.endpoint_streams.items()}
+            if problems := check_bookmarks(state, endpoints):
+                raise StateError("; ".join(problems))
+        super().load_state(state)
+
+    @property
+    def endpoint_streams(self) -> dict[str, EndpointStream]:
+        """`streams`, typed: every stream of this tap adapts an endpoint."""
+        return t.cast("dict[str, EndpointStream]", self.streams)
 
     @cached_property
     def runtime(self) -> Runtime:
@@ -75,8 +97,13 @@ class TapAudience(Tap):
         results = check_vendors(self.runtime)
         for result in results:
             click.echo(REDACTOR.redact(result.line()), err=True)
-        if failed := [r.vendor for r in results if not r.ok]:
+        if failed := [r.vendor for r in results if r.status == "FAILED"]:
             raise TapAudienceError(f"connection test failed for {', '.join(failed)}")
+        if not any(r.ok for r in results):
+            raise TapAudienceError(
+                "connection test: no vendor is configured, so nothing was tested (the lines "
+                "above say which settings each vendor needs)"
+            )
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
@@ -102,6 +129,9 @@ class TapAudience(Tap):
         final STATE is written again on the way out and `SyncInterrupted` propagates.
         """
         selected = [name for name, stream in self.streams.items() if stream.selected]
+        self.runtime.require_a_vendor(
+            {s.endpoint.vendor for s in self.endpoint_streams.values() if s.selected}
+        )
         try:
             self.runtime.preflight(selected)
             self.sync_all()
@@ -155,8 +185,8 @@ class TapAudience(Tap):
         cls.print_version(print_fn=cls.logger.info)
         tap = cls._from_cli(
             config,
-            state=None if state is None else load_json(state.read()),
-            catalog=None if catalog is None else load_json(catalog.read()),
+            state=None if state is None else read_state_file(state),
+            catalog=None if catalog is None else read_catalog_file(catalog),
         )
         tap.run()
 

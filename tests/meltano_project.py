@@ -1,8 +1,12 @@
 """Shared by the tests that run the tap through Meltano (test_meltano, test_postgres, ...).
 
 Meltano runs as a real subprocess in a temporary copy of the project, so the repository's own
-`.meltano/` and `output/` stay untouched. Plugin venvs live in `<repo>/.meltano-cache/`, shared
-by every test run: the first run installs them (uv, from PyPI), later runs reuse them.
+`.meltano/` and `output/` stay untouched; the copy gets an empty `output/` as the repository
+ships it. Runs happen in the `sandbox` environment, which loads into its own outputs
+(`loader_config` reads where: meltano.yml's environment over the loader's base config).
+
+Plugin venvs live in `<repo>/.meltano-cache/`, shared by every test run: the first run installs
+them (uv, from PyPI), later runs reuse them.
 
 The data clock must be fixed for the expected records to be exact, so instead of the
 `sandbox: true` setting (which starts a sandbox on the real clock inside the tap) the tests use
@@ -45,6 +49,7 @@ RUN_TIMEOUT = 900
 UTC = dt.timezone.utc
 START = dt.datetime.fromisoformat(START_TEXT)
 ENVIRONMENT = "sandbox"  # meltano.yml's default_environment; it sets `sandbox: true`
+PRODUCTION = "prod"  # the loaders' base config: the production outputs
 
 ANGUS_KEYS = ("client_id", "time_bucket", "bucket_start")
 INSIGHT_KEYS = ("campaign_id", "date", "dimension_value")
@@ -76,6 +81,24 @@ INSIGHTS_PREFIX = "/eq-api/beta/insights/"
 
 
 # --- the Meltano project ---------------------------------------------------------------------
+def loader_config(
+    loader: str, environment: str = ENVIRONMENT, project_file: Path = REPO / "meltano.yml"
+) -> dict[str, Any]:
+    """A loader's config in `environment`: the environment's keys over the plugin's base config.
+
+    (Meltano merges nested objects key by key; the loaders' settings here are all flat.)
+    """
+    project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+    (plugin,) = [p for p in project["plugins"]["loaders"] if p["name"] == loader]
+    (env,) = [e for e in project["environments"] if e["name"] == environment]
+    overrides = [
+        p.get("config", {})
+        for p in (env.get("config") or {}).get("plugins", {}).get("loaders", [])
+        if p["name"] == loader
+    ]
+    return {**plugin.get("config", {}), **(overrides[0] if overrides else {})}
+
+
 class MeltanoProject:
     """A throwaway copy of the project plus the environment every `meltano` call gets."""
 
@@ -90,6 +113,8 @@ class MeltanoProject:
         (root / "meltano.yml").write_text(
             source.replace(local, f"pip_url: -e {REPO}\n"), encoding="utf-8"
         )
+        # The repository ships `output/` (output/.gitkeep): target-duckdb does not create it.
+        (root / "output").mkdir(exist_ok=True)
         inherited = {
             key: value
             for key, value in os.environ.items()
@@ -121,8 +146,9 @@ class MeltanoProject:
         path.write_text(yaml.safe_dump(project, sort_keys=False), encoding="utf-8")
 
     def meltano(
-        self, *args: str, env: dict[str, str] | None = None
+        self, *args: str, env: dict[str, str] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
+        """`meltano *args` in the project; a non-zero exit fails the test unless `check=False`."""
         with cache_lock():
             result = subprocess.run(
                 [str(MELTANO_BIN), *args],
@@ -133,7 +159,7 @@ class MeltanoProject:
                 timeout=RUN_TIMEOUT,
                 check=False,  # checked below, with Meltano's log in the failure message
             )
-        if result.returncode != 0:
+        if result.returncode != 0 and check:
             # Meltano logs to stderr; the whole log stays in the (kept) tmp project.
             self.failures += 1
             log_file = self.root / f"failed-{self.failures}.log"
@@ -269,13 +295,18 @@ def revised_buckets(
 
 
 # --- reading a DuckDB file written by target-duckdb --------------------------------------------
-def read_duckdb_table(connection: Any, stream: str) -> list[dict[str, Any]]:
+def read_duckdb_table(
+    connection: Any, stream: str, schema: str | None = None
+) -> list[dict[str, Any]]:
     """A table's rows as records shaped like the tap's (JSON decoded, timestamps in UTC).
 
-    The file must be attached as `loaded`: its own catalog name "audience" equals the schema's,
-    which makes `audience.<table>` ambiguous.
+    `schema` defaults to the sandbox environment's `default_target_schema`, where target-duckdb
+    puts the tables. The file must be attached as `loaded`: DuckDB names a file's catalog after
+    the file ("sandbox" for sandbox.duckdb), which equals the schema's name and makes
+    `sandbox.<table>` ambiguous.
     """
-    cursor = connection.execute(f'SELECT * FROM loaded.audience."{stream}"')
+    schema = schema or loader_config("target-duckdb")["default_target_schema"]
+    cursor = connection.execute(f'SELECT * FROM loaded."{schema}"."{stream}"')
     columns = [(name, str(column_type)) for name, column_type, *_ in cursor.description]
     return [
         {

@@ -124,12 +124,12 @@ def test_partitions_keep_separate_bookmarks(sandbox):
             STREAM: {
                 "partitions": [
                     {
-                        "context": {"client_id": a},
+                        "context": {"client_id": a, "time_bucket": "by_hour"},
                         "replication_key": "bucket_start",
                         "replication_key_value": "2026-11-19T10:00:00+00:00",
                     },
                     {
-                        "context": {"client_id": b},
+                        "context": {"client_id": b, "time_bucket": "by_hour"},
                         "replication_key": "bucket_start",
                         "replication_key_value": "2026-11-20T06:00:00+00:00",
                     },
@@ -173,8 +173,9 @@ def test_no_credentials_means_no_partitions(sandbox, caplog):
     config.pop("angus_streams")
     config.pop("angus_username")
     with caplog.at_level("INFO"):
-        result = run_tap(config, streams=[STREAM])
+        result = run_tap(config, streams=[STREAM, "eq_os"])
     assert result.records[STREAM] == []
+    assert result.records["eq_os"]  # the configured vendor syncs
     assert "no Angus camera streams configured" in caplog.text
 
 

@@ -106,7 +106,8 @@ def test_rejected_credentials_are_one_readable_line(sandbox, tmp_path):
     assert "Traceback" not in process.stderr
     # The camera's partition fails with the reason; the other cameras and streams still sync.
     assert re.search(
-        r"ERROR .*angus_entities \[client_id=\S+\] failed, skipping it .*: Angus rejected the "
+        r"ERROR .*angus_entities \[client_id=\S+, time_bucket=by_hour\] failed, skipping it "
+        r".*: Angus rejected the "
         r"credentials of camera stream",
         process.stderr,
     )

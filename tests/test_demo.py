@@ -1,4 +1,7 @@
-"""The demo's last step prints every table of a DuckDB file laid out as target-duckdb does."""
+"""The demo's last step prints every table of a DuckDB file laid out as target-duckdb does.
+
+The demo runs in the `sandbox` environment, so it writes and shows that environment's file.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +11,22 @@ from pathlib import Path
 
 import duckdb
 
+from tests.meltano_project import ENVIRONMENT, PRODUCTION, loader_config
+
 ROOT = Path(__file__).resolve().parents[1]
+SANDBOX_DUCKDB = loader_config("target-duckdb", ENVIRONMENT)
 
 
 def test_show_duckdb_prints_counts_and_rows(tmp_path):
-    path = tmp_path / "audience.duckdb"
+    path = tmp_path / Path(SANDBOX_DUCKDB["filepath"]).name
+    schema = SANDBOX_DUCKDB["default_target_schema"]
+    catalog = path.stem  # DuckDB names a file's catalog after the file
     connection = duckdb.connect(str(path))
-    # target-duckdb names the schema after the file: catalog and schema are both "audience".
-    connection.execute("create schema audience")
-    connection.execute("create table audience.audience.eq_os (campaign_id int, imps int)")
-    connection.execute("insert into audience.audience.eq_os values (37054, 12), (41001, 7)")
+    # As target-duckdb lays it out: the tables in `default_target_schema`. Catalog and schema
+    # are both "sandbox", so `sandbox.eq_os` would be ambiguous: show_duckdb attaches an alias.
+    connection.execute(f'create schema "{schema}"')
+    connection.execute(f'create table "{catalog}"."{schema}".eq_os (campaign_id int, imps int)')
+    connection.execute(f'insert into "{catalog}"."{schema}".eq_os values (37054, 12), (41001, 7)')
     connection.close()
     shown = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), str(path)],
@@ -25,6 +34,17 @@ def test_show_duckdb_prints_counts_and_rows(tmp_path):
         text=True,
         check=True,
     ).stdout
-    assert "== audience.eq_os: 2 rows" in shown
+    assert f"== {schema}.eq_os: 2 rows" in shown
     assert "campaign_id | imps" in shown
     assert "37054 | 12" in shown
+
+
+def test_the_demo_writes_and_shows_the_sandbox_environments_file():
+    filepath = SANDBOX_DUCKDB["filepath"]
+    assert filepath != loader_config("target-duckdb", PRODUCTION)["filepath"]
+    demo = (ROOT / "scripts" / "demo.sh").read_text(encoding="utf-8")
+    assert f"--environment {ENVIRONMENT} run tap-audience target-duckdb" in demo
+    assert f"rm -f {filepath}\n" in demo
+    assert f"show_duckdb.py {filepath}\n" in demo
+    show = (ROOT / "scripts" / "show_duckdb.py").read_text(encoding="utf-8")
+    assert f'else "{filepath}")' in show  # its default

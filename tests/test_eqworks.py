@@ -122,12 +122,14 @@ def test_an_unknown_campaign_fails_only_its_partition(sandbox, caplog):
 
 def test_no_eq_token_means_no_partitions(sandbox, caplog):
     config = sandbox_config(sandbox)
-    for key in ("eq_jwt", "locus_jwt", "eq_user"):
+    for key in ("eq_jwt", "locus_jwt", "eq_user", "locus_coords"):
         config.pop(key)
     with caplog.at_level("INFO"):
-        result = run_tap(config, streams=["eq_os", "locus_hh_segments"])
+        result = run_tap(config, streams=["eq_os", "locus_hh_segments", "angus_entities"])
+    assert result.failure is None
     assert not result.records["eq_os"]
     assert not result.records["locus_hh_segments"]
+    assert result.records["angus_entities"]
     assert "no EQ ATOM token configured" in caplog.text
     assert "no LOCUS token configured" in caplog.text
 

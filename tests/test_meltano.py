@@ -1,21 +1,26 @@
 """End to end through Meltano: `meltano run tap-audience target-jsonl|target-duckdb`.
 
 How the runs are set up (temporary project copy, shared plugin cache, the sandbox handed to the
-tap through `TAP_AUDIENCE_*` variables): tests/meltano_project.py.
+tap through `TAP_AUDIENCE_*` variables): tests/meltano_project.py. The runs happen in the
+`sandbox` environment and read back where it loads (output/sandbox/, output/sandbox.duckdb);
+the production outputs must stay absent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
+from tap_audience.sandbox import Fault
 from tests.meltano_project import (
     ENTITIES_PATH,
     ENVIRONMENT,
     MELTANO_BIN,
     MELTANO_MISSING,
+    PRODUCTION,
     START,
     STREAMS,
     MeltanoProject,
@@ -25,6 +30,7 @@ from tests.meltano_project import (
     expected_records,
     hour_of,
     keyed,
+    loader_config,
     read_duckdb_table,
     tap_env,
 )
@@ -56,17 +62,17 @@ def test_meltano_hands_env_settings_to_the_tap_with_their_types(project, sandbox
     assert config["end_date"] == sandbox.now.isoformat()
 
 
-def test_jsonl_holds_every_record_of_every_stream(project, sandbox, tmp_path):
-    project.meltano(
-        "run",
-        "tap-audience",
-        "target-jsonl",
-        env={**tap_env(sandbox), "TARGET_JSONL_DESTINATION_PATH": str(tmp_path)},
-    )
+def test_jsonl_holds_every_record_of_every_stream(project, sandbox):
+    project.meltano("run", "tap-audience", "target-jsonl", env=tap_env(sandbox))
     # Our sandbox served the run: the tap did not start its own (real clock, other data).
     assert any(r.path == ENTITIES_PATH for r in sandbox.requests)
 
-    files = {path.stem: path for path in tmp_path.glob("*.jsonl")}
+    # The sandbox environment's folder holds the rows; production's holds no file.
+    folder = project.root / loader_config("target-jsonl")["destination_path"]
+    production = project.root / loader_config("target-jsonl", PRODUCTION)["destination_path"]
+    assert folder != production
+    assert not list(production.glob("*.jsonl"))
+    files = {path.stem: path for path in folder.glob("*.jsonl")}
     assert set(files) == STREAMS
     expected = expected_records(sandbox)
     for stream, path in files.items():
@@ -77,15 +83,17 @@ def test_jsonl_holds_every_record_of_every_stream(project, sandbox, tmp_path):
     assert all(expected[stream] for stream in STREAMS)  # nothing was compared vacuously
 
 
-def test_duckdb_resumes_from_meltano_state_and_upserts_revisions(project, sandbox, tmp_path):
+def test_duckdb_resumes_from_meltano_state_and_upserts_revisions(project, sandbox):
     duckdb = pytest.importorskip("duckdb")
     state_id = f"{ENVIRONMENT}:tap-audience-to-target-duckdb"
-    database = tmp_path / "audience.duckdb"
-    target_env = {"TARGET_DUCKDB_FILEPATH": str(database)}
+    # Where the sandbox environment loads, not overridden: the production file must stay absent.
+    database = project.root / loader_config("target-duckdb")["filepath"]
+    production = project.root / loader_config("target-duckdb", PRODUCTION)["filepath"]
+    assert database != production
     assert project.state(state_id) == {}
     partial = hour_of(sandbox.now)  # the newest bucket, still filling up
 
-    project.meltano("run", "tap-audience", "target-duckdb", env={**tap_env(sandbox), **target_env})
+    project.meltano("run", "tap-audience", "target-duckdb", env=tap_env(sandbox))
     first_state = project.state(state_id)
     assert bookmarks(first_state, "angus_entities") == {partial.isoformat()}
     first_expected = expected_records(sandbox)
@@ -93,16 +101,17 @@ def test_duckdb_resumes_from_meltano_state_and_upserts_revisions(project, sandbo
     # Five hours later the partial bucket has filled up and five more buckets exist.
     sandbox.advance(dt.timedelta(hours=5))
     sandbox.clear_requests()
-    project.meltano("run", "tap-audience", "target-duckdb", env={**tap_env(sandbox), **target_env})
+    project.meltano("run", "tap-audience", "target-duckdb", env=tap_env(sandbox))
     assert bookmarks(project.state(state_id), "angus_entities") == {
         hour_of(sandbox.now).isoformat()
     }
     assert_resumed_from(first_state, sandbox)
 
     expected = expected_records(sandbox)
+    assert not production.exists()
     with duckdb.connect() as connection:  # closed again: an open handle locks the next run out
-        # Attached under an alias: the file's own catalog name "audience" equals the schema's,
-        # which makes `audience.<table>` ambiguous.
+        # Attached under an alias: the file's own catalog name "sandbox" equals the schema's,
+        # which makes `sandbox.<table>` ambiguous.
         connection.execute(f"ATTACH '{database}' AS loaded (READ_ONLY)")
         loaded = {stream: read_duckdb_table(connection, stream) for stream in STREAMS}
 
@@ -117,3 +126,46 @@ def test_duckdb_resumes_from_meltano_state_and_upserts_revisions(project, sandbo
     after = keyed("angus_entities", expected["angus_entities"])
     revised = {key[2] for key, record in before.items() if after[key] != record}
     assert revised == {partial.isoformat()}
+
+
+def test_meltano_shows_the_taps_log_levels_and_no_secret(project, sandbox, tmp_path):
+    """`structured-logging` in meltano.yml: Meltano renders each tap line at the tap's level.
+
+    Without it, Meltano reads the tap's stderr as plain text and shows every line, a failed
+    partition included, as `[info     ]`.
+    """
+    credentials = sandbox.credentials()
+    secrets = [credentials["eq_jwt"], credentials["locus_jwt"]]
+    secrets += [camera["access_token"] for camera in credentials["angus_streams"]]
+    # One partition fails, and the vendor echoes the caller's tokens in its error body.
+    echo = f"no campaign for {secrets[0]} ({secrets[2]})"
+    sandbox.inject(
+        Fault.status(
+            404,
+            path="/eq-api/beta/insights/os",
+            first=1,
+            body=json.dumps({"message": echo}),
+            content_type="application/json",
+        )
+    )
+    result = project.meltano(
+        "run",
+        "--state-id-suffix=faults",  # a state of its own: the other tests' runs start afresh
+        "tap-audience",
+        "target-jsonl",
+        env={**tap_env(sandbox), "TARGET_JSONL_DESTINATION_PATH": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 1  # the tap exits 1 after finishing the other partitions
+    log = result.stderr
+    failed = r"\[error    \] tap-audience eq_os \[campaign_id=\d+\] failed, skipping it"
+    assert re.search(failed, log), log
+    assert re.search(r"\[error    \] tap-audience 1 partition\(s\) failed and were skipped", log)
+    assert re.search(r"\[info     \] tap-audience summary: total ", log)
+    assert "no campaign for *** (***)" in log  # the echo reached the log, masked
+
+    job_logs = (project.root / "xdg-state").rglob("*.log")  # Meltano's copy of the run's log
+    everything = result.stdout + log + "".join(p.read_text(encoding="utf-8") for p in job_logs)
+    for secret in secrets:
+        assert secret not in everything
+    assert "eyJ" not in everything  # nothing even shaped like a JWT

@@ -3,7 +3,8 @@
 The `postgres` fixture starts a throwaway server (Debian's postgresql package; CI installs it
 through scripts/install_postgres.sh) on a free loopback port, in a temporary data directory, with
 a password-protected role that owns the `audience` database. Tables are read back with the
-`psql` client as JSON, so the test needs no Python driver.
+`psql` client as JSON, so the test needs no Python driver, from the schema the `sandbox`
+environment loads (`audience_sandbox`); the production schema (`audience`) must stay empty.
 
 How the runs are set up: tests/meltano_project.py.
 """
@@ -30,6 +31,7 @@ from tests.meltano_project import (
     MELTANO_BIN,
     MELTANO_MISSING,
     PRIMARY_KEYS,
+    PRODUCTION,
     STREAMS,
     UTC,
     MeltanoProject,
@@ -39,6 +41,7 @@ from tests.meltano_project import (
     expected_records,
     hour_of,
     keyed,
+    loader_config,
     revised_buckets,
     tap_env,
 )
@@ -65,7 +68,10 @@ if PG_BIN is None or not all((PG_BIN / name).exists() for name in ("initdb", "pg
         allow_module_level=True,
     )
 
-SCHEMA = "audience"  # meltano.yml's default_target_schema for target-postgres
+# Where the sandbox environment loads, and the production schema it must leave alone (one
+# database, so both are visible to the test).
+SCHEMA = loader_config("target-postgres")["default_target_schema"]
+PRODUCTION_SCHEMA = loader_config("target-postgres", PRODUCTION)["default_target_schema"]
 STATE_ID = f"{ENVIRONMENT}:tap-audience-to-target-postgres"
 PG_TIMEOUT = 60
 # Not UTC on purpose: the target writes date-times into `timestamp without time zone` columns as
@@ -210,10 +216,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
 
 
 # --- reading the tables back -------------------------------------------------------------------
-def column_types(server: Postgres) -> dict[str, dict[str, str]]:
+def column_types(server: Postgres, schema: str = SCHEMA) -> dict[str, dict[str, str]]:
     rows = server.query(
         "SELECT coalesce(json_agg(json_build_array(table_name, column_name, data_type)), '[]') "
-        f"FROM information_schema.columns WHERE table_schema = '{SCHEMA}'"
+        f"FROM information_schema.columns WHERE table_schema = '{schema}'"
     )
     types: dict[str, dict[str, str]] = {}
     for table, column, data_type in rows:
@@ -315,3 +321,7 @@ def test_postgres_resumes_from_meltano_state_and_upserts_revisions(project, sand
     after = keyed("angus_entities", expected["angus_entities"])
     for key in revised:
         assert got[key] == after[key] != before[key]
+
+    # Both runs loaded the sandbox environment's schema; the production one has no table.
+    assert SCHEMA != PRODUCTION_SCHEMA
+    assert column_types(postgres, PRODUCTION_SCHEMA) == {}

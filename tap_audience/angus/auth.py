@@ -67,10 +67,12 @@ class AngusStreamAuthenticator(APIAuthenticatorBase):
             return False
         sent = (response.request.headers.get("Authorization") or "").removeprefix("Bearer ")
         with self._lock:
-            # Another worker may already have replaced the token that failed.
+            # Another worker may already have replaced the token that failed: log it once.
             if self._token == sent:
                 self._token = None
-        LOGGER.info("Angus token for camera stream %s expired; re-authenticating", self.client_id)
+                LOGGER.info(
+                    "Angus token for camera stream %s expired; re-authenticating", self.client_id
+                )
         return True
 
     def _fetch_token(self) -> str:

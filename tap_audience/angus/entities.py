@@ -86,7 +86,23 @@ class AngusEntities(Endpoint):
     path = ENTITIES_PATH
 
     def all_partitions(self) -> list[dict[str, Any]]:
-        return [{"client_id": camera.client_id} for camera in self.settings.angus_cameras]
+        # The bucket size is part of the partition: hourly and daily buckets are different
+        # rows, so each size keeps its own bookmark and switching sizes never skips history.
+        bucket = self.settings.angus_time_bucket
+        return [
+            {"client_id": camera.client_id, "time_bucket": bucket}
+            for camera in self.settings.angus_cameras
+        ]
+
+    def bookmark_value(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not a date-time text like 2026-11-20T10:00:00+00:00")
+        try:
+            return isoformat_utc(parse_datetime(value))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a date-time like 2026-11-20T10:00:00+00:00"
+            ) from None
 
     def unconfigured_reason(self) -> str:
         return "no Angus camera streams configured (set angus_username and angus_streams)"

@@ -61,13 +61,39 @@ class Endpoint(abc.ABC):
         """One dict per partition, e.g. `{"client_id": ...}`; empty when not configured."""
 
     def partitions(self) -> list[dict[str, Any]]:
-        """This process's share of the partitions (all of them unless sharded)."""
+        """This process's share of the partitions (all of them unless sharded).
+
+        The shard follows the partition key alone, so a partition keeps its shard when other
+        parts of its context (Angus's bucket size) change.
+        """
         count, index = self.settings.shard_count, self.settings.shard_index
-        return [p for p in self.all_partitions() if count == 1 or shard_of(p, count) == index]
+        return [
+            p
+            for p in self.all_partitions()
+            if count == 1 or shard_of({self.partition_key: p[self.partition_key]}, count) == index
+        ]
+
+    def configured_partitions(self) -> list[dict[str, Any]] | None:
+        """The partitions the config names, or None when they are discovered from the vendor
+        (then an old bookmark may belong to a partition that no longer qualifies)."""
+        return self.all_partitions()
+
+    def bookmark_value(self, value: Any) -> str:
+        """The canonical form of a bookmark read from the input state.
+
+        Raises ValueError naming the expected form when `value` is not a bookmark of this
+        endpoint. Bookmarks are compared as text, so one form per endpoint matters.
+        """
+        raise ValueError(f"{self.name} keeps no bookmark")
 
     def unconfigured_reason(self) -> str:
         """Why `partitions()` is empty, for the one INFO line the tap logs."""
         return f"no {self.partition_key} configured"
+
+    def unusable_config(self) -> str | None:
+        """Why the config asks for this endpoint's data but can never get it, if it does: the
+        stream then fails (one ERROR line, exit 1) instead of quietly syncing nothing."""
+        return None
 
     @abc.abstractmethod
     def client(self, partition: Partition) -> VendorClient:

@@ -48,3 +48,7 @@ class RunStoppingError(TapAudienceError):
 
 class RequestFailedError(TapAudienceError):
     """A request that could not be made at all (invalid URL, redirect loop), not retried."""
+
+
+class RedirectRefusedError(RequestFailedError):
+    """A vendor redirected a request to another origin; it was not followed (nor retried)."""

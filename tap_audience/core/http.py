@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -22,13 +23,15 @@ import requests
 
 from tap_audience.core.errors import (
     MalformedResponseError,
+    RedirectRefusedError,
     RequestFailedError,
     RetriesExhaustedError,
     RunStoppingError,
     VendorError,
 )
 from tap_audience.core.limits import VendorLimits
-from tap_audience.core.redaction import REDACTOR
+from tap_audience.core.origins import CrossOriginRedirectError
+from tap_audience.core.redaction import REDACTOR, one_line
 
 LOGGER = logging.getLogger("tap_audience.http")
 
@@ -102,13 +105,26 @@ def retry_wait(policy: RetryPolicy, failure: BaseException, attempt: int) -> flo
     return random.uniform(0, ceiling)
 
 
+HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+EXCERPT_CHARS = 200
+
+
+def body_excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """A non-JSON body as one short line: an HTML page by its title, other text collapsed."""
+    head = text.lstrip()[:15].lower()
+    if head.startswith(("<!doctype html", "<html", "<head", "<body")):
+        title = HTML_TITLE.search(text)
+        text = f"an HTML page titled {title.group(1)!r}" if title else "an HTML page"
+    text = " ".join(text.split())
+    return one_line(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def vendor_message(response: requests.Response) -> str:
     """The vendor's own error text, whichever of the documented shapes it came in."""
     try:
         body = response.json()
     except ValueError:
-        text = response.text.strip().replace("\n", " ")
-        return REDACTOR.redact(text[:300]) or response.reason or "empty body"
+        return REDACTOR.redact(body_excerpt(response.text)) or response.reason or "empty body"
     message: Any = body
     if isinstance(body, dict):
         for key in ("message", "Message", "non_field_errors", "detail", "error"):
@@ -121,7 +137,7 @@ def vendor_message(response: requests.Response) -> str:
             message = " ".join(str(m) for m in message)
         if isinstance(body.get("code"), str):
             message = f"{body['code']}: {message}"
-    return REDACTOR.redact(str(message))
+    return REDACTOR.redact(body_excerpt(str(message)))
 
 
 @dataclass
@@ -244,7 +260,7 @@ class VendorClient:
             return response.json()
         except ValueError as exc:
             # A 200 whose body is not JSON: usually a proxy page or a cut-off body.
-            snippet = REDACTOR.redact(response.text[:80].replace("\n", " "))
+            snippet = REDACTOR.redact(body_excerpt(response.text, limit=80))
             raise RetryableError(f"HTTP {status} body is not JSON ({snippet!r})") from exc
 
     def _send(self, request: ApiRequest) -> tuple[requests.Response, int]:
@@ -269,6 +285,11 @@ class VendorClient:
             raise RetryableError(f"timed out after {self.timeout_seconds:g}s") from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise RetryableError(f"connection failed ({type(exc).__name__})") from exc
+        except CrossOriginRedirectError as exc:
+            raise RedirectRefusedError(
+                f"{self.vendor} {self.url(request.path)}: {exc}. If the vendor really moved, "
+                "set its base URL to the new address"
+            ) from None
         except requests.RequestException as exc:  # invalid URL, redirect loop, bad encoding
             raise RequestFailedError(
                 f"{self.vendor} {request.path}: request failed ({type(exc).__name__}: "

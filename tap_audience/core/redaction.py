@@ -41,8 +41,23 @@ class Redactor:
 REDACTOR = Redactor()
 
 
+LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """`text` as one printable line: line breaks become spaces, other control characters `?`.
+
+    Log shippers split records on line breaks; a vendor's CRLF error page must not turn one
+    record into several (or forge a line that looks like another record).
+    """
+    if text.isprintable():
+        return text
+    text = LINE_BREAKS.sub(" ", text).replace("\t", " ")
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 class RedactingFilter(logging.Filter):
-    """Rewrites a record's final message through the redactor."""
+    """Rewrites a record's final message through the redactor, as one printable line."""
 
     def __init__(self, redactor: Redactor = REDACTOR) -> None:
         super().__init__()
@@ -50,7 +65,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = self._redactor.redact(message)
+        clean = one_line(self._redactor.redact(message))
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info and record.exc_info[1] is not None:

@@ -123,11 +123,13 @@ class EqToken:
             )
             self.refresh(self._token)
 
-    def refresh(self, rejected: str) -> None:
+    def refresh(self, rejected: str, *, rejected_mid_run: bool = False) -> None:
         """Replace `rejected` with a refreshed token (once, however many workers ask)."""
         with self._lock:
             if self._token != rejected:
                 return  # another worker already refreshed it
+            if rejected_mid_run:
+                LOGGER.warning("EQ rejected the %s token mid-run; refreshing it once", self.product)
             try:
                 body = self._keywarden.request_json(
                     ApiRequest(
@@ -185,6 +187,5 @@ class EqTokenAuthenticator(APIAuthenticatorBase):
         if not is_token_rejection(response):
             return False
         sent = response.request.headers.get("eq-api-jwt") or ""
-        LOGGER.warning("EQ rejected the %s token mid-run; refreshing it once", self.token.product)
-        self.token.refresh(str(sent))
+        self.token.refresh(str(sent), rejected_mid_run=True)
         return True

@@ -8,6 +8,7 @@ list; UTC when unknown) and clamped to the campaign's dates. `start`/`end` are i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -98,6 +99,15 @@ class InsightsEndpoint(Endpoint):
             for code, campaign in campaigns.items()
             if campaign.overlaps(self.settings.start, self.settings.end)
         ]
+
+    def configured_partitions(self) -> list[dict[str, Any]] | None:
+        return self.all_partitions() if self.settings.eq_campaign_ids else None
+
+    def bookmark_value(self, value: Any) -> str:
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return dt.date.fromisoformat(value).isoformat()
+        raise ValueError(f"{value!r} is not a campaign-local date like 2026-11-20")
 
     def unconfigured_reason(self) -> str:
         if not self.settings.eq_jwt:

@@ -55,8 +55,17 @@ class LocusHouseholdSegments(FullTableEndpoint):
 
     def unconfigured_reason(self) -> str:
         if not self.settings.locus_jwt:
-            return "no LOCUS token configured (set locus_jwt or eq_jwt)"
+            return "no LOCUS token configured (set locus_jwt or locus_token_file)"
         return "no coordinates configured (set locus_coords)"
+
+    def unusable_config(self) -> str | None:
+        if self.settings.locus_coords and not self.settings.locus_jwt:
+            return (
+                "locus_coords is set but no LOCUS token is: set locus_jwt or locus_token_file "
+                "(`tap-audience eq-login --product locus` gets one). EQ tokens are scoped to "
+                "one product, so eq_jwt cannot read LOCUS"
+            )
+        return None
 
     def client(self, partition: Partition) -> VendorClient:
         return self.connections.locus()

@@ -9,11 +9,11 @@ carries nothing else.
 from __future__ import annotations
 
 import click
-import requests
 
-from tap_audience.core.errors import CredentialsError, VendorError
+from tap_audience.core.errors import ConfigurationError, CredentialsError, VendorError
 from tap_audience.core.http import ApiRequest, RetryPolicy, VendorClient
 from tap_audience.core.jwt_claims import expires_at
+from tap_audience.core.origins import SameOriginSession, insecure_url_problem
 from tap_audience.eqworks.auth import write_token_file
 
 DEFAULT_AUTH_URL = "https://auth.eqworks.io/prod"
@@ -24,12 +24,23 @@ DEFAULT_AUTH_URL = "https://auth.eqworks.io/prod"
 @click.option("--product", type=click.Choice(["atom", "locus"]), required=True, help="Token scope.")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="Write the token here.")
 @click.option("--auth-url", default=DEFAULT_AUTH_URL, show_default=True, help="keywarden URL.")
-def eq_login(user: str, product: str, token_file: str | None, auth_url: str) -> None:
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    help="Accept an http:// --auth-url on a host other than loopback (clear-text token).",
+)
+def eq_login(
+    user: str, product: str, token_file: str | None, auth_url: str, allow_insecure_http: bool
+) -> None:
     """Log in to EQ with a one-time passcode and store or print the token."""
+    if not allow_insecure_http and (problem := insecure_url_problem("--auth-url", auth_url)):
+        raise ConfigurationError(
+            problem.replace("allow_insecure_http: true", "--allow-insecure-http")
+        )
     keywarden = VendorClient(
         vendor="EQ keywarden",
         base_url=auth_url,
-        session=requests.Session(),
+        session=SameOriginSession(),
         retry=RetryPolicy(max_retries=2),
     )
     try:

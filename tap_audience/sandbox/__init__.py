@@ -15,6 +15,8 @@ Fault injection (kinds, targets and triggers are documented in ``faults``; the C
                            body="Scheduled system maintenance", content_type="text/plain"))
     sb.inject(Fault.rate_limited(path="/angus-data", rate=0.2, seed=1, retry_after=2))
     sb.inject(Fault.expire_tokens(vendor="angus", schedule=[3]))
+    sb.inject(Fault.redirect(308, path="/eq-api"))   # Location: the decoy, another host
+    sb.decoy.requests                      # [DecoyRequest(method, path, headers, body), ...]
     sb.fault_log                           # [FiredFault(name, method, path), ...]
     sb.clear_faults()
 
@@ -26,6 +28,7 @@ sandbox's own secrets are masked as ``***``), except the tap config it prints on
 
 from .data_angus import ANGUS_METRICS
 from .data_eq import DIMENSIONS
+from .decoy import DecoyRequest, DecoyServer
 from .fault_layer import FiredFault
 from .fault_spec import parse_fault_spec
 from .faults import Fault
@@ -35,6 +38,8 @@ from .server import Sandbox
 __all__ = [
     "ANGUS_METRICS",
     "DIMENSIONS",
+    "DecoyRequest",
+    "DecoyServer",
     "Fault",
     "FaultHook",
     "FiredFault",

@@ -49,10 +49,16 @@ def _unchanged(text: str) -> str:
 
 
 class Dispatcher:
-    def __init__(self, state: SandboxState, redact: Callable[[str], str] = _unchanged) -> None:
+    def __init__(
+        self,
+        state: SandboxState,
+        redact: Callable[[str], str] = _unchanged,
+        decoy_url: Callable[[], str] | None = None,
+    ) -> None:
         self.state = state
         self.faults: list[FaultHook] = []  # consulted in order; first non-None response wins
-        self.fault_layer = FaultLayer(state)  # declarative faults, after the hooks
+        # Declarative faults, after the hooks; ``decoy_url`` is where redirect faults point.
+        self.fault_layer = FaultLayer(state, decoy_url)
         self.errors: list[str] = []  # tracebacks of handler crashes (tests assert it is empty)
         self.redact = redact  # applied to everything that leaves as text (errors, log lines)
         self.request_sink: Callable[[str], None] | None = None  # one line per request, if set

@@ -2,8 +2,9 @@
 
 Three phases, each fault in injection order:
 
-1. *replace* before the vendor handler runs (status, rate_limited, html_error_page, and
-   expire_tokens once armed): the gateway or auth layer answers, the vendor logic never runs;
+1. *replace* before the vendor handler runs (status, rate_limited, html_error_page, redirect,
+   and expire_tokens once armed): the gateway or auth layer answers, the vendor logic never
+   runs;
 2. *mutate* the handler's answer (deny_coordinate on a 200, then the JSON mutations, then
    truncated_body), so untouched data still agrees with the oracle;
 3. *transport* (slow, drop_connection): carried on the ``Response`` for the socket layer.
@@ -22,15 +23,16 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
+from urllib.parse import quote, urlencode
 
 from . import fault_mutations as fm
 from . import tokens
 from .data_locus import parse_coords
-from .faults import Fault
+from .faults import REDIRECT_DECOY, REDIRECT_SELF, Fault
 from .http_types import Request, Response, json_response
 from .state import SandboxState
 
-_REPLACING = frozenset(("status", "rate_limited", "html_error_page"))
+_REPLACING = frozenset(("status", "rate_limited", "html_error_page", "redirect"))
 _JSON_MUTATIONS = frozenset(("wrong_types", "extra_fields", "missing_metrics"))
 _TRANSPORT = frozenset(("slow", "drop_connection"))
 _LOCUS_DENY = "User is not authorized to access this resource with an explicit deny"
@@ -117,9 +119,16 @@ class _Hit(NamedTuple):
     armed_now: bool  # expire_tokens: this request moved the cutoff
 
 
+def _no_decoy() -> str:
+    raise RuntimeError("redirect to='decoy' needs the decoy server: start the Sandbox first")
+
+
 class FaultLayer:
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, decoy_url: Callable[[], str] | None = None) -> None:
         self._state = state
+        # A callable, not a URL: the decoy's port is only known once the Sandbox has started,
+        # and a restart picks a new one.
+        self._decoy_url = decoy_url or _no_decoy
         self._lock = threading.Lock()
         # Replaced, never mutated, so ``active`` and ``handle`` can read it without the lock.
         self._armed: tuple[_Armed, ...] = ()
@@ -203,8 +212,18 @@ class FaultLayer:
                 if response is None:
                     response = rejection
             elif response is None and triggered and f.kind in _REPLACING and self._fire(armed, req):
-                response = _replacement(f)
+                response = self._redirect(f, req) if f.kind == "redirect" else _replacement(f)
         return response
+
+    def _redirect(self, f: Fault, req: Request) -> Response:
+        to = f.redirect_to or REDIRECT_DECOY
+        if to == REDIRECT_DECOY:
+            location = self._decoy_url() + _target(req)
+        elif to == REDIRECT_SELF:
+            location = req.base_url + _target(req)  # relative (still same-origin) in-process
+        else:
+            location = to
+        return fm.redirect_response(f.http_status or 307, location)
 
     def _expired(self, req: Request, armed: _Armed) -> Response | None:
         vendor = str(armed.fault.vendor)
@@ -269,6 +288,14 @@ class FaultLayer:
                 wanted = size // 2 if f.after_bytes is None else f.after_bytes
                 response = response._replace(drop_after=max(0, min(wanted, size - 1)))
         return response
+
+
+def _target(req: Request) -> str:
+    """Path and query as the client sent them, so the redirected request differs only in host."""
+    if req.target.startswith("/"):
+        return req.target
+    query = urlencode(req.query, doseq=True)  # in-process requests carry only the parsed form
+    return quote(req.path) + (f"?{query}" if query else "")
 
 
 def _token(req: Request, vendor: str) -> str:

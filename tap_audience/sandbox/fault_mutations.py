@@ -174,3 +174,9 @@ def html_page(status: int, body: str | None) -> Response:
             f"<body><center>{text}</center><hr><center>nginx</center></body></html>\n"
         )
     return text_response(status, body, "text/html")
+
+
+def redirect_response(status: int, location: str) -> Response:
+    """A 3xx as a gateway or a moved API would send it: a short JSON note and ``Location``."""
+    headers = {**JSON_HEADERS, "Location": location}
+    return Response(status, headers, json.dumps({"message": "Moved"}).encode())

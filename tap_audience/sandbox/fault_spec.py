@@ -12,17 +12,20 @@
     --fault "deny_coordinate=45.5019,-73.5674"
     --fault "expire_tokens=eq,path=/eq-api|/locus,schedule=3"
     --fault "missing_metrics=satisfaction;stop_time,path=/angus-data,every=2,limit=5"
+    --fault "redirect=308,to=decoy,path=/eq-api"                (to the decoy host)
 
 Kinds and main keys: status=CODE, rate_limited=RETRY_AFTER, html_error_page=CODE, slow=SECONDS,
 drop_connection=AFTER_BYTES, expire_tokens=VENDOR, deny_coordinate=LAT,LON,
-missing_metrics=NAMES; truncated_body, wrong_types and extra_fields take none.
+missing_metrics=NAMES, redirect=CODE (default 307); truncated_body, wrong_types and
+extra_fields take none.
 
 Keys for every kind: ``path`` (prefixes separated by ``|``), ``method``, ``query.NAME`` (the
 request must carry NAME=VALUE), one trigger of ``rate`` (0-1, with ``seed``), ``schedule``
 (1-based indices separated by ``;``), ``first`` or ``every``, then ``limit`` and ``name``.
 Kind-specific keys: ``status``, ``body``, ``content_type``, ``retry_after`` (seconds),
 ``retry_after_http_date`` (flag), ``delay`` (seconds), ``after_bytes``, ``vendor``,
-``coordinate``, ``metrics`` (separated by ``;``).
+``coordinate``, ``metrics`` (separated by ``;``), ``to`` (redirect target: ``decoy``, ``self``
+or an http(s):// URL).
 
 A comma separates items only when ``KEY=`` (or the flag) follows it, so values such as
 coordinates or message text may contain commas.
@@ -92,6 +95,7 @@ _SPECIFIC: dict[str, Callable[[str], Any]] = {
     "vendor": _text,
     "coordinate": _text,
     "metrics": _names,
+    "to": _text,
 }
 _ALIASES = {"delay_seconds": "delay", "coords": "coordinate", "code": "status"}
 _EXPECTED: dict[Callable[[str], Any], str] = {

@@ -35,6 +35,12 @@ Kinds and what a client sees:
   (Angus metric object, LOCUS segment).
 * ``missing_metrics``: a 2xx JSON answer with the named keys removed from every record and
   every object nested in one (e.g. "satisfaction" from Angus buckets, "Imps" from insights rows).
+* ``redirect``: the given 3xx (301, 302, 303, 307 or 308; default 307) with body
+  ``{"message": "Moved"}`` and a ``Location`` chosen by ``to``: "decoy" (default) is the
+  sandbox's decoy server on another loopback host (``sandbox.decoy``, which records every
+  request it gets) plus the original path and query; "self" is the very same URL (with
+  ``first=1``, a same-origin redirect the client should follow); an ``http(s)://`` URL is used
+  verbatim. Replaces the vendor's answer, as ``status`` does.
 
 Records are Angus buckets, insights rows, LOCUS items and campaigns; identity keys (``_id``,
 ``lat``/``lon``, ``segment_id``, ``CampCode``) are never mutated.
@@ -56,6 +62,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, get_args
+from urllib.parse import urlsplit
 
 from .data_locus import parse_coords
 from .http_types import Request
@@ -75,6 +82,7 @@ FaultKind = Literal[
     "wrong_types",
     "extra_fields",
     "missing_metrics",
+    "redirect",
 ]
 KINDS: tuple[str, ...] = get_args(FaultKind)
 
@@ -96,6 +104,7 @@ SPEC_FIELDS: dict[str, str] = {
     "vendor": "vendor",
     "coordinate": "coordinate",
     "metrics": "metrics",
+    "to": "redirect_to",
 }
 _RETRY = ("retry_after", "retry_after_http_date")
 KIND_KEYS: dict[str, tuple[str, ...]] = {
@@ -110,6 +119,7 @@ KIND_KEYS: dict[str, tuple[str, ...]] = {
     "wrong_types": (),
     "extra_fields": (),
     "missing_metrics": ("metrics",),
+    "redirect": ("status", "to"),
 }
 # ``KIND=VALUE`` in a spec sets this key, e.g. ``status=503`` or ``slow=2.5``.
 MAIN_KEY: dict[str, str] = {
@@ -121,9 +131,17 @@ MAIN_KEY: dict[str, str] = {
     "expire_tokens": "vendor",
     "deny_coordinate": "coordinate",
     "missing_metrics": "metrics",
+    "redirect": "status",
 }
 # The main key is required where there is no sensible default.
 _REQUIRED = ("status", "expire_tokens", "deny_coordinate", "missing_metrics")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# ``to`` values other than an absolute http(s) URL.
+REDIRECT_DECOY, REDIRECT_SELF = "decoy", "self"
+# Defaults ``Fault.build`` fills in, so a CLI spec without them equals the constructor's fault.
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "redirect": {"http_status": 307, "redirect_to": REDIRECT_DECOY},
+}
 
 
 class Target(TypedDict, total=False):
@@ -169,6 +187,7 @@ class Fault:
     vendor: str | None = None
     coordinate: str | None = None
     metrics: tuple[str, ...] = ()
+    redirect_to: str | None = None
 
     def __post_init__(self) -> None:
         problems = list(_problems(self))
@@ -261,8 +280,18 @@ class Fault:
         return cls.build("missing_metrics", target, metrics=tuple(metrics))
 
     @classmethod
+    def redirect(
+        cls, status: int = 307, *, to: str = REDIRECT_DECOY, **target: Unpack[Target]
+    ) -> Fault:
+        """``to``: "decoy" (``sandbox.decoy``), "self" or an absolute http(s) URL."""
+        return cls.build("redirect", target, http_status=status, redirect_to=to)
+
+    @classmethod
     def build(cls, kind: FaultKind, target: Target, **specific: Any) -> Fault:
         """The generic constructor: ``specific`` holds Fault fields of the kind (KIND_KEYS)."""
+        for key, default in _DEFAULTS.get(kind, {}).items():
+            if specific.get(key) is None:
+                specific[key] = default
         path = target.get("path")
         if path is None and kind == "expire_tokens":
             path = VENDOR_PATHS.get(str(specific.get("vendor")), ())
@@ -360,4 +389,20 @@ def _problems(f: Fault) -> list[str]:  # noqa: PLR0912 - one flat list of indepe
             parse_coords(f.coordinate)
         except ValueError:
             out.append(f"coordinate {f.coordinate!r} is not 'lat,lon'")
+    if f.kind == "redirect":
+        out += _redirect_problems(f)
+    return out
+
+
+def _redirect_problems(f: Fault) -> list[str]:
+    out = []
+    if f.http_status not in REDIRECT_STATUSES:
+        codes = ", ".join(map(str, REDIRECT_STATUSES))
+        out.append(f"status must be a redirect status ({codes}), got {f.http_status}")
+    to = f.redirect_to
+    if to not in (REDIRECT_DECOY, REDIRECT_SELF):
+        # An absolute URL only: a relative Location would stay on the sandbox, which is "self".
+        parts = urlsplit(to or "")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            out.append(f"to must be 'decoy', 'self' or an http(s):// URL, got {to!r}")
     return out

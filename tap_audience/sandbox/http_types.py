@@ -24,6 +24,9 @@ class Request:
     body: bytes
     now: datetime  # data-clock snapshot taken once per request
     base_url: str = ""  # "http://host:port" as the client addressed us (for absolute links)
+    # Path and query exactly as sent (a redirect fault's Location repeats them verbatim);
+    # empty for in-process requests, which are rebuilt from ``path`` and ``query`` instead.
+    target: str = ""
 
     def arg(self, name: str) -> str | None:
         """First value of a query parameter, like Express/Django's single-value accessors."""

@@ -11,6 +11,7 @@ from typing import Any
 from . import oracle
 from .data_angus import ANGUS_METRICS
 from .data_locus import SAMPLE_COORDS
+from .decoy import DECOY_HOST, DecoyServer
 from .dispatch import Dispatcher
 from .fault_layer import FiredFault
 from .faults import Fault
@@ -27,6 +28,8 @@ class Sandbox:
     """A local HTTP server emulating Angus.ai and EQ Works (keywarden, ATOM, LOCUS).
 
     ``now`` is the *data clock* (what data exists); token expiry always uses real time.
+    ``decoy`` is a second server on another loopback host (``decoy_host``) that records every
+    request reaching it: the target of ``Fault.redirect`` (see ``decoy``).
     """
 
     def __init__(
@@ -39,13 +42,17 @@ class Sandbox:
         angus_token_ttl: int = 18000,
         host: str = "127.0.0.1",
         n_cameras: int = 3,
+        decoy_host: str = DECOY_HOST,
     ) -> None:
         self._state = SandboxState(seed, now, angus_page_size, angus_token_ttl, n_cameras)
         state = self._state
         secrets = [c.access_token for c in state.cameras] + [state.angus_secret, state.eq_secret]
         self.redact = Redactor(secrets)  # masks credentials in any text the sandbox emits
-        self._dispatcher = Dispatcher(state, self.redact)
+        self._dispatcher = Dispatcher(state, self.redact, decoy_url=self._decoy_url)
         self.faults: list[FaultHook] = self._dispatcher.faults  # the same list dispatch reads
+        # Where redirect faults send clients (another host, recording everything); started and
+        # stopped with the sandbox. Its crashes land, redacted, in ``errors``.
+        self.decoy = DecoyServer(decoy_host, on_error=self._dispatcher.record_error)
         self._host, self._port = host, port
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -55,12 +62,18 @@ class Sandbox:
     def start(self) -> Sandbox:
         with self._lifecycle:
             if self._server is None:
-                server = SandboxHTTPServer(
-                    (self._host, self._port),
-                    self._dispatcher,
-                    self._state.clock,
-                    on_error=self._dispatcher.record_error,
-                )
+                # First, so a redirect fault never points at a decoy that is not there yet.
+                self.decoy.start()
+                try:
+                    server = SandboxHTTPServer(
+                        (self._host, self._port),
+                        self._dispatcher,
+                        self._state.clock,
+                        on_error=self._dispatcher.record_error,
+                    )
+                except BaseException:
+                    self.decoy.stop()  # e.g. the port is taken: leave nothing running
+                    raise
                 thread = threading.Thread(
                     target=server.serve_forever,
                     kwargs={"poll_interval": 0.05},  # stop() returns quickly
@@ -81,6 +94,7 @@ class Sandbox:
             server.server_close()
         if thread is not None:
             thread.join()
+        self.decoy.stop()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -127,6 +141,9 @@ class Sandbox:
     @property
     def locus_api_url(self) -> str:
         return self.base_url + "/locus"
+
+    def _decoy_url(self) -> str:
+        return self.decoy.base_url
 
     @property
     def connections_accepted(self) -> int:

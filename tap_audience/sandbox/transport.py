@@ -24,7 +24,10 @@ from .http_types import Request, Response, json_response
 Dispatch = Callable[[Request], Response]
 
 
-class SandboxHTTPServer(ThreadingHTTPServer):
+class TrackingHTTPServer(ThreadingHTTPServer):
+    """A threaded server that can really stop (it cuts its keep-alive sockets) and that never
+    prints tracebacks: they go to ``on_error``, which the sandbox points at its redactor."""
+
     daemon_threads = True
     # Idle keep-alive connections would make server_close() wait forever; stop() closes them.
     block_on_close = False
@@ -33,13 +36,10 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        dispatch: Dispatch,
-        clock: DataClock,
+        handler: type[BaseHTTPRequestHandler],
         on_error: Callable[[str], None] | None = None,
     ) -> None:
-        super().__init__(address, _Handler)
-        self.dispatch = dispatch
-        self.clock = clock
+        super().__init__(address, handler)
         self.on_error = on_error
         self._connections: set[socket.socket] = set()
         self.accepted = 0  # connections ever accepted: lets tests prove keep-alive reuse
@@ -74,6 +74,19 @@ class SandboxHTTPServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
 
 
+class SandboxHTTPServer(TrackingHTTPServer):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        dispatch: Dispatch,
+        clock: DataClock,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(address, _Handler, on_error)
+        self.dispatch = dispatch
+        self.clock = clock
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tap-audience-sandbox"
@@ -106,6 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             now=self.server.clock.now(),
             base_url=f"http://{host}",
+            target=self.path,
         )
         self._write(self.server.dispatch(request))
 

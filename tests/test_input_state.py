@@ -1,0 +1,158 @@
+"""The input state is checked at start: what cannot be trusted stops the run before any record;
+what can be understood is used and named; nothing silently becomes a full re-sync."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tap_audience.input_state import StateError
+from tests.helpers import parse_messages, run_tap, sandbox_config
+
+ROOT = Path(__file__).resolve().parents[1]
+STREAM = "angus_entities"
+
+
+def angus_state(sandbox, value, *, context=None):
+    client_id = sandbox.cameras[0][0]
+    return {
+        "bookmarks": {
+            STREAM: {
+                "partitions": [
+                    {
+                        "context": context or {"client_id": client_id, "time_bucket": "by_hour"},
+                        "replication_key": "bucket_start",
+                        "replication_key_value": value,
+                    }
+                ]
+            }
+        }
+    }
+
+
+def run_with_state_file(sandbox, tmp_path, text):
+    (tmp_path / "config.json").write_text(json.dumps(sandbox_config(sandbox)))
+    (tmp_path / "state.json").write_text(text)
+    config, state = str(tmp_path / "config.json"), str(tmp_path / "state.json")
+    return subprocess.run(
+        [sys.executable, "-m", "tap_audience", "--config", config, "--state", state],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "is empty"),
+        ("   \n", "is empty"),
+        ('{"bookmarks": {"angus_entities": {"partitions": [', "is not valid JSON"),
+        ("not json", "is not valid JSON"),
+        ("[1, 2]", "holds a list, not an object"),
+    ],
+)
+def test_an_unreadable_state_file_stops_the_run_before_any_record(sandbox, tmp_path, text, reason):
+    process = run_with_state_file(sandbox, tmp_path, text)
+    assert process.returncode == 1
+    assert process.stdout == ""
+    assert f"state file {tmp_path / 'state.json'} {reason}" in process.stderr
+    assert "Traceback" not in process.stderr
+    assert not sandbox.requests  # nothing was fetched either
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1732096800, "1732096800 is not a date-time text"),
+        ("yesterday", "'yesterday' is not a date-time like"),
+        ("2026-13-45T00:00:00+00:00", "is not a date-time like"),
+    ],
+)
+def test_a_bookmark_of_the_wrong_type_or_form_stops_the_run(sandbox, value, expected):
+    with pytest.raises(StateError, match=r"angus_entities \[client_id=\S+, time_bucket=by_hour\]"):
+        run_tap(sandbox_config(sandbox), angus_state(sandbox, value), streams=[STREAM])
+    with pytest.raises(StateError, match=expected):
+        run_tap(sandbox_config(sandbox), angus_state(sandbox, value), streams=[STREAM])
+    assert not [r for r in sandbox.requests if r.path.startswith("/angus-data")]
+
+
+def test_an_insights_bookmark_must_be_a_date(sandbox):
+    state = {
+        "bookmarks": {
+            "eq_os": {
+                "partitions": [
+                    {
+                        "context": {"campaign_id": sandbox.campaigns[0]["CampCode"]},
+                        "replication_key": "date",
+                        "replication_key_value": "20/11/2026",
+                    }
+                ]
+            }
+        }
+    }
+    with pytest.raises(StateError, match="is not a campaign-local date like 2026-11-20"):
+        run_tap(sandbox_config(sandbox), state, streams=["eq_os"])
+
+
+def test_a_bookmark_in_another_utc_form_is_normalised_and_used(sandbox):
+    # `Z` and `+00:00` compare differently as text; the tap compares bookmarks as text.
+    result = run_tap(
+        sandbox_config(sandbox),
+        angus_state(sandbox, "2026-11-20T06:00:00Z"),
+        streams=[STREAM],
+    )
+    client_id = sandbox.cameras[0][0]
+    mine = [r for r in result.records[STREAM] if r["client_id"] == client_id]
+    assert min(r["bucket_start"] for r in mine) == "2026-11-20T04:00:00+00:00"  # 2 h lookback
+
+
+def test_meltanos_state_wrapper_is_unwrapped_and_used(sandbox, tmp_path, caplog):
+    wrapped = {"singer_state": angus_state(sandbox, "2026-11-20T06:00:00+00:00")}
+    process = run_with_state_file(sandbox, tmp_path, json.dumps(wrapped))
+    assert process.returncode == 0, process.stderr
+    assert "the state is wrapped in Meltano's" in process.stderr
+    client_id = sandbox.cameras[0][0]
+    rows = [
+        r for r in parse_messages(process.stdout).records[STREAM] if r["client_id"] == client_id
+    ]
+    assert min(r["bucket_start"] for r in rows) == "2026-11-20T04:00:00+00:00"
+
+
+def test_entries_that_match_no_partition_are_named_and_kept(sandbox, caplog):
+    client_id = sandbox.cameras[0][0]
+    # A state written before the bucket size was part of the partition.
+    state = angus_state(sandbox, "2026-11-20T06:00:00+00:00", context={"client_id": client_id})
+    state["bookmarks"][STREAM]["replication_key_value"] = "2026-11-20T06:00:00+00:00"
+    with caplog.at_level(logging.WARNING):
+        result = run_tap(sandbox_config(sandbox), state, streams=[STREAM])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        f"angus_entities [client_id={client_id}]: this state entry matches no partition" in w
+        and "client_id=" in w
+        and "time_bucket=by_hour" in w
+        for w in warnings
+    ), warnings
+    assert any("one bookmark for the whole stream" in w for w in warnings), warnings
+    # Kept in the output state, so nothing of it is lost for a later run that needs it.
+    partitions = result.final_state["bookmarks"][STREAM]["partitions"]
+    assert {"client_id": client_id} in [p["context"] for p in partitions]
+
+
+def test_bookmarks_of_unknown_streams_are_named(sandbox, caplog):
+    state = {"bookmarks": {"angus_entitys": {"partitions": []}}}
+    with caplog.at_level(logging.WARNING):
+        run_tap(sandbox_config(sandbox), state, streams=[STREAM])
+    assert "the state has bookmarks for 'angus_entitys', which is not a stream" in caplog.text
+
+
+def test_a_partition_without_context_stops_the_run(sandbox):
+    state = {"bookmarks": {STREAM: {"partitions": [{"replication_key_value": "x"}]}}}
+    with pytest.raises(StateError, match="angus_entities: state partition #1 has no context"):
+        run_tap(sandbox_config(sandbox), state, streams=[STREAM])
