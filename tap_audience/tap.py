@@ -46,9 +46,11 @@ class TapAudience(Tap):
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = BufferedSingerWriter
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, catalog: Any = None, **kwargs: Any) -> None:
         install_redaction()
-        super().__init__(*args, **kwargs)
+        if isinstance(catalog, dict):
+            catalog = with_replication_methods(catalog)
+        super().__init__(*args, catalog=catalog, **kwargs)
 
     def _setup_signal_handlers(self) -> None:
         # Instead of the SDK's handler (write state, exit 0): see core/interrupt.py.
@@ -199,6 +201,23 @@ class TapAudience(Tap):
             validate_config=True,
             **kwargs,
         )
+
+
+def with_replication_methods(catalog: dict[str, Any]) -> dict[str, Any]:
+    """The catalog with each stream's `replication-method` metadata (the user's choice, which
+    Meltano writes from `metadata:` in meltano.yml) copied over the entry's `replication_method`
+    (the discovered default), which is all singer-sdk reads: without this, a catalog's
+    FULL_TABLE would be silently ignored."""
+    catalog = copy.deepcopy(catalog)
+    for entry in catalog.get("streams") or []:
+        if not isinstance(entry, dict):
+            continue
+        for metadata in entry.get("metadata") or []:
+            if isinstance(metadata, dict) and metadata.get("breadcrumb") == []:
+                method = (metadata.get("metadata") or {}).get("replication-method")
+                if method:
+                    entry["replication_method"] = method
+    return catalog
 
 
 class _DropDryRunStops(logging.Filter):

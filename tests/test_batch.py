@@ -1,0 +1,148 @@
+"""BATCH messages: a STATE covers only records in batch files already announced on stdout.
+
+The same interruption tests as RECORD mode (tests/test_interrupt.py): SIGTERM and kill -9 at
+random points, then resuming from the last STATE a target could have read. A target reads
+the records of a BATCH message from its files, so "delivered" means: announced by a BATCH line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import signal
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.helpers import SyncResult, parse_messages, run_tap, sandbox_config
+from tests.test_interrupt import (
+    START,
+    assert_union_is_complete,
+    complete_lines,
+    expected_records,
+    slow_down,
+    start_tap,
+)
+
+
+def batch_config(tmp_path, batch_size=40):
+    root = tmp_path / "batches"
+    root.mkdir(exist_ok=True)
+    return {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{root}", "prefix": "b-"},
+        "batch_size": batch_size,
+    }
+
+
+def read_batches(result: SyncResult) -> SyncResult:
+    """The records a target would load: those of every announced batch file."""
+    for message in result.messages:
+        if message["type"] == "BATCH":
+            for url in message["manifest"]:
+                with gzip.open(urlsplit(url).path, "rt") as lines:
+                    result.records[message["stream"]] += [json.loads(line) for line in lines]
+    return result
+
+
+def newest_announced(result, stream, key, partition_key):
+    """Per partition, the newest replication value announced before each STATE."""
+    announced, seen = [], {}
+    for message in result.messages:
+        if message["type"] == "BATCH" and message["stream"] == stream:
+            for url in message["manifest"]:
+                with gzip.open(urlsplit(url).path, "rt") as lines:
+                    for line in lines:
+                        record = json.loads(line)
+                        part = record[partition_key]
+                        seen[part] = max(seen.get(part, ""), record[key])
+        elif message["type"] == "STATE":
+            announced.append((message["value"], dict(seen)))
+    return announced
+
+
+def test_every_state_covers_only_announced_batches(sandbox, tmp_path):
+    config = sandbox_config(
+        sandbox, start_date=START, angus_window_days=1, batch_config=batch_config(tmp_path)
+    )
+    result = read_batches(run_tap(config, streams=["angus_entities", "eq_os"]))
+    assert not [m for m in result.messages if m["type"] == "RECORD"]
+    assert len([m for m in result.messages if m["type"] == "BATCH"]) > 5
+    expected = expected_records(sandbox, {**config, "eq_campaign_ids": [], "locus_coords": []})
+    keys = ("client_id", "time_bucket", "bucket_start")
+    got = {tuple(r[k] for k in keys): r for r in result.records["angus_entities"]}
+    assert got == {tuple(r[k] for k in keys): r for r in expected["angus_entities"]}
+    checked = 0
+    for state, seen in newest_announced(result, "angus_entities", "bucket_start", "client_id"):
+        for partition in state.get("bookmarks", {}).get("angus_entities", {}).get("partitions", []):
+            if "replication_key_value" in partition:
+                client_id = partition["context"]["client_id"]
+                assert client_id in seen, "a STATE bookmarks a partition before its first BATCH"
+                assert partition["replication_key_value"] <= seen[client_id]
+                checked += 1
+    assert checked > 10
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM])
+def test_a_signal_in_batch_mode_stops_with_a_state_that_loses_nothing(sandbox, tmp_path, signum):
+    sandbox.faults.append(slow_down(0.02))
+    config = sandbox_config(
+        sandbox, start_date=START, angus_window_days=1, batch_config=batch_config(tmp_path, 30)
+    )
+    process = start_tap(config, None, tmp_path)
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith('{"type":"BATCH"') and len(lines) > 20:
+            break
+    process.send_signal(signum)
+    rest = process.stdout.read()
+    process.wait(timeout=30)
+    stderr = (tmp_path / "stderr.log").read_text()
+    assert process.returncode == 128 + signum, stderr
+    first = read_batches(parse_messages("".join(lines) + rest))
+    assert first.messages[-1]["type"] == "STATE"
+    assert "Traceback" not in stderr
+    sandbox.faults.clear()
+    process = start_tap(config, first.final_state, tmp_path)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, (tmp_path / "stderr.log").read_text()
+    assert_union_is_complete(sandbox, config, [first, read_batches(parse_messages(out))])
+
+
+def test_kill_9_in_batch_mode_loses_nothing(sandbox, tmp_path):
+    sandbox.faults.append(slow_down(0.005))
+    config = sandbox_config(
+        sandbox,
+        start_date=START,
+        angus_window_days=1,
+        eq_window_days=2,
+        batch_config=batch_config(tmp_path, 10),
+    )
+    rng = random.Random(20261127)
+    results, state, kills = [], None, 0
+    for _attempt in range(30):
+        process = start_tap(config, state, tmp_path)
+        assert process.stdout is not None
+        stop_after = rng.randint(10, 110)
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if len(lines) >= stop_after:
+                process.kill()
+                kills += 1
+                break
+        rest = process.stdout.read()
+        process.wait(timeout=60)
+        result = read_batches(parse_messages(complete_lines("".join(lines) + rest)))
+        results.append(result)
+        if result.states:
+            state = result.final_state
+        if process.returncode == 0:
+            break
+    else:
+        raise AssertionError("the tap never completed")
+    assert kills >= 5
+    assert_union_is_complete(sandbox, config, results)
