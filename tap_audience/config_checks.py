@@ -7,6 +7,7 @@ emulator's own are not checked when the sandbox is on: they are not used.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -114,16 +115,30 @@ def token_file_problems(config: Config) -> list[str]:
 
 
 def batch_problems(config: Config) -> list[str]:
-    # singer-sdk writes batch files from the records before stream maps and flattening apply:
-    # the combination would silently ignore the maps.
-    if config.get("batch_config") and (
-        config.get("stream_maps") or config.get("flattening_enabled")
-    ):
-        return [
+    """BATCH settings singer-sdk would accept and then silently not honour."""
+    batch = config.get("batch_config")
+    if not isinstance(batch, Mapping):
+        return []
+    problems = []
+    # singer-sdk writes batch files from the records before stream maps and flattening apply.
+    if config.get("stream_maps") or config.get("flattening_enabled"):
+        problems.append(
             "batch_config cannot be combined with stream_maps or flattening_enabled (batch "
             "files are written before maps apply): remove one of them"
-        ]
-    return []
+        )
+    encoding = batch.get("encoding")
+    encoding = encoding if isinstance(encoding, Mapping) else {}
+    if encoding.get("format") == "jsonl" and encoding.get("compression") == "none":
+        problems.append(
+            "batch_config.encoding.compression none is not supported: singer-sdk always "
+            "gzips jsonl batch files; set it to gzip"
+        )
+    if encoding.get("format") == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        problems.append(
+            "batch_config.encoding.format parquet needs pyarrow, which is not installed: "
+            "install it beside the tap, or use jsonl"
+        )
+    return problems
 
 
 CHECKS: tuple[Callable[[Config], list[str]], ...] = (

@@ -240,18 +240,20 @@ class EndpointStream(Stream):
         if self._unannounced_windows is not None:
             self._unannounced_windows.append((context, window))
             return
-        self._advance_bookmark(context, window)
-        self._write_state_message()
+        if self._advance_bookmark(context, window):
+            self._write_state_message()
 
-    def _advance_bookmark(self, context: types.Context, window: Window) -> None:
+    def _advance_bookmark(self, context: types.Context, window: Window) -> bool:
+        """Let the partition's bookmark cover `window`; False when it keeps no bookmark."""
         if not self.replication_key or window.max_replication_value is None:
-            return
+            return False
         state = self.get_context_state(context)
         current = state.get("replication_key_value")
         if current is None or window.max_replication_value > current:
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = window.max_replication_value
             self.state_manager.is_flushed = False
+        return True
 
 
 def singer_stream(endpoint_class: type[Endpoint]) -> type[EndpointStream]:

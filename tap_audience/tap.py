@@ -142,7 +142,7 @@ class TapAudience(Tap):
                 "%s: stopping; the last STATE covers every window whose records were written",
                 interrupted,
             )
-            self._finish_output(restate=True)
+            self._finish_output()
             raise
         finally:
             # Requests still in flight or waiting to retry (abandoned partitions, look-ahead)
@@ -158,14 +158,12 @@ class TapAudience(Tap):
                 "did not advance past their last finished window; fix the cause and rerun."
             )
 
-    def _finish_output(self, *, restate: bool = False) -> None:
-        """Flush what is buffered; after an interruption, end the output with a STATE."""
+    def _finish_output(self) -> None:
+        """End the output with a STATE, even one equal to the last: records may follow that
+        one, and some targets (target-jsonl) forget the state they hold at every RECORD."""
         INTERRUPTS.writing = True  # a second signal must not cut the final STATE in half
         try:
-            if restate:
-                self.message_writer.write_message(StateMessage(value=self.state))
-            else:
-                self._state_writer.write_state(self.state)
+            self.message_writer.write_message(StateMessage(value=self.state))
             writer = self.message_writer
             if isinstance(writer, BufferedSingerWriter):
                 writer.flush()

@@ -205,3 +205,17 @@ def test_config_problems_never_quote_a_secret():
     secret = "s3cr3t-access-token-value"
     problems = config_problems({"angus_streams": [{"client_id": "a", "access_token": secret}] * 2})
     assert problems and not any(secret in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "problem"),
+    [
+        ({"format": "jsonl", "compression": "gzip"}, None),
+        ({"format": "jsonl", "compression": "none"}, "compression none is not supported"),
+        ({"format": "parquet"}, "parquet needs pyarrow"),
+    ],
+)
+def test_batch_settings_the_sdk_would_ignore_are_refused(encoding, problem):
+    problems = config_problems({"batch_config": {"encoding": encoding, "storage": {"root": "x"}}})
+    assert [p for p in problems if problem and problem in p] == (problems if problem else [])
+    assert bool(problems) == bool(problem)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import stat
 import subprocess
 import sys
@@ -123,14 +122,6 @@ def test_eq_login_with_a_wrong_passcode_fails_readably(sandbox):
     assert process.returncode == 1
     assert "EQ login failed: Invalid OTP for user analyst@eq.example" in process.stderr
     assert "Traceback" not in process.stderr
-
-
-def test_token_file_missing_falls_back_to_eq_jwt(sandbox, tmp_path):
-    config = sandbox_config(sandbox, eq_token_file=str(tmp_path / "absent.token"))
-    result = run_tap(config, streams=["eq_os"])
-    assert result.records["eq_os"]
-    assert json.dumps(result.final_state)  # state is plain JSON, no token in it
-    assert config["eq_jwt"] not in json.dumps(result.final_state)
 
 
 def test_an_eq_user_that_is_not_the_tokens_user_stops_the_run_at_start(sandbox):

@@ -12,8 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tap_audience.core.http import body_excerpt
-from tap_audience.core.redaction import one_line
+import requests
+
+from tap_audience.core.http import body_excerpt, vendor_message
+from tap_audience.core.redaction import REDACTOR, one_line
 from tap_audience.sandbox import Fault
 from tests.helpers import sandbox_config
 
@@ -72,3 +74,13 @@ def test_excerpts_are_short_single_lines():
     )
     assert body_excerpt("<html><body>no title</body></html>") == "an HTML page"
     assert one_line("a\nb\rc\x1bd\u2028e") == "a b c?d e"
+
+
+def test_a_secret_at_the_excerpt_cut_is_still_masked():
+    secret = "d23f0824-128b-4f33-8c5e-0a1b2c3d4e5f"
+    REDACTOR.register([secret])
+    response = requests.Response()
+    response.status_code = 404
+    response._content = json.dumps({"message": "x" * 180 + " " + secret}).encode()
+    message = vendor_message(response)
+    assert "d23f" not in message and "***" in message

@@ -124,7 +124,8 @@ def vendor_message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return REDACTOR.redact(body_excerpt(response.text)) or response.reason or "empty body"
+        # Redact before cutting: a secret cut in half would no longer be recognised.
+        return body_excerpt(REDACTOR.redact(response.text)) or response.reason or "empty body"
     message: Any = body
     if isinstance(body, dict):
         for key in ("message", "Message", "non_field_errors", "detail", "error"):
@@ -137,7 +138,7 @@ def vendor_message(response: requests.Response) -> str:
             message = " ".join(str(m) for m in message)
         if isinstance(body.get("code"), str):
             message = f"{body['code']}: {message}"
-    return REDACTOR.redact(body_excerpt(str(message)))
+    return body_excerpt(REDACTOR.redact(str(message)))
 
 
 @dataclass
@@ -260,7 +261,7 @@ class VendorClient:
             return response.json()
         except ValueError as exc:
             # A 200 whose body is not JSON: usually a proxy page or a cut-off body.
-            snippet = REDACTOR.redact(body_excerpt(response.text, limit=80))
+            snippet = body_excerpt(REDACTOR.redact(response.text), limit=80)
             raise RetryableError(f"HTTP {status} body is not JSON ({snippet!r})") from exc
 
     def _send(self, request: ApiRequest) -> tuple[requests.Response, int]:
