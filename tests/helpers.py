@@ -120,3 +120,28 @@ def start_sandbox_process(*args: str) -> tuple[subprocess.Popen[str], str, dict[
             break
     text = "".join(head)
     return process, text, json.loads(text[text.index("{") :])
+
+
+def eq_login_without_input(auth_url: str, user: str = "analyst@eq.example"):
+    """`tap-audience eq-login` for an ATOM token with nothing on stdin: for the paths that
+    must fail before the passcode prompt."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tap_audience",
+            "eq-login",
+            "--user",
+            user,
+            "--product",
+            "atom",
+            "--auth-url",
+            auth_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
 import signal
 from urllib.parse import urlsplit
 
@@ -19,10 +18,10 @@ from tests.helpers import SyncResult, parse_messages, run_tap, sandbox_config
 from tests.test_interrupt import (
     START,
     assert_union_is_complete,
-    complete_lines,
     expected_records,
     slow_down,
     start_tap,
+    sync_with_random_kills,
 )
 
 
@@ -121,28 +120,12 @@ def test_kill_9_in_batch_mode_loses_nothing(sandbox, tmp_path):
         eq_window_days=2,
         batch_config=batch_config(tmp_path, 10),
     )
-    rng = random.Random(20261127)
-    results, state, kills = [], None, 0
-    for _attempt in range(30):
-        process = start_tap(config, state, tmp_path)
-        assert process.stdout is not None
-        stop_after = rng.randint(10, 110)
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if len(lines) >= stop_after:
-                process.kill()
-                kills += 1
-                break
-        rest = process.stdout.read()
-        process.wait(timeout=60)
-        result = read_batches(parse_messages(complete_lines("".join(lines) + rest)))
-        results.append(result)
-        if result.states:
-            state = result.final_state
-        if process.returncode == 0:
-            break
-    else:
-        raise AssertionError("the tap never completed")
+    results, kills = sync_with_random_kills(
+        config,
+        tmp_path,
+        seed=20261127,
+        kill_after=(10, 110),
+        read=lambda text: read_batches(parse_messages(text)),
+    )
     assert kills >= 5
     assert_union_is_complete(sandbox, config, results)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tap_audience.config_checks import config_problems
-from tests.helpers import parse_messages, sandbox_config
+from tests.helpers import eq_login_without_input, parse_messages, sandbox_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TAP = [sys.executable, "-m", "tap_audience"]
@@ -144,14 +144,7 @@ def test_plain_http_to_a_vendor_stops_the_run_before_any_request(tmp_path):
 
 
 def test_eq_login_refuses_plain_http_off_loopback():
-    process = subprocess.run(
-        [*TAP, "eq-login", "--user", "a@b.example", "--product", "atom", "--auth-url", HTTP_URL],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
+    process = eq_login_without_input(HTTP_URL)
     assert process.returncode == 1
     assert "--auth-url is http://auth.eqworks.io: plain http" in process.stderr
     assert "--allow-insecure-http" in process.stderr

@@ -115,15 +115,16 @@ def assert_union_is_complete(sandbox, config, results):
         assert got == {tuple(r[k] for k in keys): r for r in expected}, stream
 
 
-def test_kill_9_at_random_points_loses_nothing(sandbox, tmp_path):
-    sandbox.faults.append(slow_down(0.005))
-    config = sandbox_config(sandbox, start_date=START, angus_window_days=1, eq_window_days=2)
-    rng = random.Random(20261123)
+def sync_with_random_kills(config, tmp_path, *, seed, kill_after, read=parse_messages):
+    """Run the tap, kill -9 it after a random number of lines (`kill_after` bounds), resume
+    from the last STATE that reached stdout, until a run completes. Returns every run's
+    messages (as `read` parses whole lines) and the number of kills."""
+    rng = random.Random(seed)
     results, state, kills = [], None, 0
     for _attempt in range(30):
         process = start_tap(config, state, tmp_path)
         assert process.stdout is not None
-        stop_after = rng.randint(1, 400)
+        stop_after = rng.randint(*kill_after)
         lines = []
         for line in process.stdout:
             lines.append(line)
@@ -133,13 +134,18 @@ def test_kill_9_at_random_points_loses_nothing(sandbox, tmp_path):
                 break
         rest = process.stdout.read()  # the same buffered reader, so nothing is skipped
         process.wait(timeout=60)
-        result = parse_messages(complete_lines("".join(lines) + rest))
+        result = read(complete_lines("".join(lines) + rest))
         results.append(result)
         if result.states:
             state = result.final_state
         if process.returncode == 0:
-            break
-    else:
-        raise AssertionError("the tap never completed")
+            return results, kills
+    raise AssertionError("the tap never completed")
+
+
+def test_kill_9_at_random_points_loses_nothing(sandbox, tmp_path):
+    sandbox.faults.append(slow_down(0.005))
+    config = sandbox_config(sandbox, start_date=START, angus_window_days=1, eq_window_days=2)
+    results, kills = sync_with_random_kills(config, tmp_path, seed=20261123, kill_after=(1, 400))
     assert kills >= 5
     assert_union_is_complete(sandbox, config, results)

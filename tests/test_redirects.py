@@ -9,9 +9,6 @@ only `Authorization` when the host changes): the decoy must stay untouched.
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -19,12 +16,9 @@ import requests
 from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.origins import SameOriginSession, origin
 from tap_audience.sandbox import Fault
-from tests.helpers import run_tap, sandbox_config
+from tests.helpers import eq_login_without_input, run_tap, sandbox_config
 
-ROOT = Path(__file__).resolve().parents[1]
-USER = "analyst@eq.example"
 START = "2026-11-19T00:00:00+00:00"
-LOGIN = [sys.executable, "-m", "tap_audience", "eq-login", "--user", USER]
 
 # (sandbox path, stream to sync, config overrides): every request that carries a credential.
 ENDPOINTS = {
@@ -65,25 +59,7 @@ def test_no_credential_follows_a_redirect_to_another_host(sandbox, caplog, endpo
 
 def test_eq_login_refuses_a_redirect_to_another_host(sandbox):
     sandbox.inject(Fault.redirect(307, to="decoy", path="/eq-auth/prod/login"))
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tap_audience",
-            "eq-login",
-            "--user",
-            USER,
-            "--product",
-            "atom",
-            "--auth-url",
-            sandbox.eq_auth_url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
+    process = eq_login_without_input(sandbox.eq_auth_url)
     assert process.returncode == 1
     assert "refused to follow an HTTP 307 redirect" in process.stderr
     assert "Traceback" not in process.stderr

@@ -101,14 +101,8 @@ class DecoyServer:
         with self._lifecycle:
             if self._server is None:
                 server = _DecoyHTTPServer((self._host, self._port), self._record, self._on_error)
-                thread = threading.Thread(
-                    target=server.serve_forever,
-                    kwargs={"poll_interval": 0.05},  # stop() returns quickly
-                    name="tap-audience-sandbox-decoy",
-                    daemon=True,
-                )
-                thread.start()
-                self._server, self._thread = server, thread
+                self._server = server
+                self._thread = server.serve_in_background("tap-audience-sandbox-decoy")
         return self
 
     def stop(self) -> None:
@@ -116,11 +110,7 @@ class DecoyServer:
             server, thread = self._server, self._thread
             self._server = self._thread = None
         if server is not None:
-            server.shutdown()
-            server.close_connections()
-            server.server_close()
-        if thread is not None:
-            thread.join()
+            server.stop_serving(thread)
 
     @property
     def running(self) -> bool:

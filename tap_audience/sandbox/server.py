@@ -74,14 +74,8 @@ class Sandbox:
                 except BaseException:
                     self.decoy.stop()  # e.g. the port is taken: leave nothing running
                     raise
-                thread = threading.Thread(
-                    target=server.serve_forever,
-                    kwargs={"poll_interval": 0.05},  # stop() returns quickly
-                    name="tap-audience-sandbox",
-                    daemon=True,
-                )
-                thread.start()
-                self._server, self._thread = server, thread
+                self._server = server
+                self._thread = server.serve_in_background("tap-audience-sandbox")
         return self
 
     def stop(self) -> None:
@@ -89,11 +83,7 @@ class Sandbox:
             server, thread = self._server, self._thread
             self._server = self._thread = None
         if server is not None:
-            server.shutdown()
-            server.close_connections()
-            server.server_close()
-        if thread is not None:
-            thread.join()
+            server.stop_serving(thread)
         self.decoy.stop()
 
     def __enter__(self) -> Sandbox:

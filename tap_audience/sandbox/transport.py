@@ -73,6 +73,25 @@ class TrackingHTTPServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):  # already closed by the peer
                 conn.shutdown(socket.SHUT_RDWR)
 
+    def serve_in_background(self, name: str) -> threading.Thread:
+        """Serve on a daemon thread; `stop_serving` ends it."""
+        thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop_serving() returns quickly
+            name=name,
+            daemon=True,
+        )
+        thread.start()
+        return thread
+
+    def stop_serving(self, thread: threading.Thread | None) -> None:
+        """Stop answering at once: end the loop, cut keep-alive sockets, close, join."""
+        self.shutdown()
+        self.close_connections()
+        self.server_close()
+        if thread is not None:
+            thread.join()
+
 
 class SandboxHTTPServer(TrackingHTTPServer):
     def __init__(
