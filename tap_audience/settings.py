@@ -372,7 +372,7 @@ def read_token_file(setting: str, path: str | None) -> str | None:
         raise ConfigurationError(f"{setting}: cannot read {path} ({exc.strerror})") from None
     if mode & 0o077:
         LOGGER.warning(
-            "%s: %s can be read by other users (mode %s): run `chmod 600 %s`",
+            "%s: %s is open to other users (mode %s): run `chmod 600 %s`",
             setting,
             path,
             oct(mode & 0o777)[2:],

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from singer_sdk import SchemaDirectory, Stream, StreamSchema
 from singer_sdk.batch import Batcher
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
@@ -223,12 +224,19 @@ class EndpointStream(Stream):
         self._unannounced_windows = []
         try:
             records = self._sync_records(context, write_messages=False)
+            if not all(self.mask.values()):
+                # The SDK drops deselected properties only on the RECORD path.
+                records = (self._selected_properties(r) for r in records)
             for manifest in batcher.get_batches(records=records):
                 yield batch_config.encoding, manifest
                 self._bookmark_announced_windows()
             self._bookmark_announced_windows()  # windows that ended after the last record
         finally:
             self._unannounced_windows = None
+
+    def _selected_properties(self, record: Record) -> Record:
+        pop_deselected_record_properties(record, self.schema, self.mask)
+        return record
 
     def _bookmark_announced_windows(self) -> None:
         windows, self._unannounced_windows = self._unannounced_windows or [], []

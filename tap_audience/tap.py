@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.singerlib.encoding.simple import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 
+from tap_audience import input_catalog
 from tap_audience.checks import check_vendors
 from tap_audience.config_checks import config_problems
 from tap_audience.core.errors import TapAudienceError
@@ -27,6 +28,7 @@ from tap_audience.input_state import (
     read_catalog_file,
     read_state_file,
     unwrap,
+    warn_unmatched,
 )
 from tap_audience.runtime import Runtime
 from tap_audience.settings import CONFIG_SCHEMA, secret_values
@@ -49,7 +51,7 @@ class TapAudience(Tap):
     def __init__(self, *args: Any, catalog: Any = None, **kwargs: Any) -> None:
         install_redaction()
         if isinstance(catalog, dict):
-            catalog = with_replication_methods(catalog)
+            catalog = input_catalog.prepare(catalog)
         super().__init__(*args, catalog=catalog, **kwargs)
 
     def _setup_signal_handlers(self) -> None:
@@ -73,7 +75,7 @@ class TapAudience(Tap):
     def load_state(self, state: dict[str, Any]) -> None:
         """Check the input state before any stream reads it (see `input_state`)."""
         state = unwrap(state)
-        if state.get("bookmarks"):
+        if "bookmarks" in state:
             endpoints = {name: stream.endpoint for name, stream in self.endpoint_streams.items()}
             if problems := check_bookmarks(state, endpoints):
                 raise StateError("; ".join(problems))
@@ -130,12 +132,18 @@ class TapAudience(Tap):
         On SIGTERM/SIGINT the STATE on stdout already covers every finished window; the
         final STATE is written again on the way out and `SyncInterrupted` propagates.
         """
-        selected = [name for name, stream in self.streams.items() if stream.selected]
-        self.runtime.require_a_vendor(
-            {s.endpoint.vendor for s in self.endpoint_streams.values() if s.selected}
-        )
+        streams = self.endpoint_streams
+        if problems := input_catalog.problems(streams.values()):
+            raise input_catalog.CatalogError("; ".join(problems))
+        selected = [name for name, stream in streams.items() if stream.selected]
+        if not selected:
+            raise input_catalog.CatalogError(
+                "the catalog selects no stream: select at least one (in Meltano, `select:`)"
+            )
+        self.runtime.require_a_vendor({streams[name].endpoint.vendor for name in selected})
         try:
             self.runtime.preflight(selected)
+            warn_unmatched(self.state, {name: streams[name].endpoint for name in selected})
             self.sync_all()
         except SyncInterrupted as interrupted:
             self.logger.warning(
@@ -199,23 +207,6 @@ class TapAudience(Tap):
             validate_config=True,
             **kwargs,
         )
-
-
-def with_replication_methods(catalog: dict[str, Any]) -> dict[str, Any]:
-    """The catalog with each stream's `replication-method` metadata (the user's choice, which
-    Meltano writes from `metadata:` in meltano.yml) copied over the entry's `replication_method`
-    (the discovered default), which is all singer-sdk reads: without this, a catalog's
-    FULL_TABLE would be silently ignored."""
-    catalog = copy.deepcopy(catalog)
-    for entry in catalog.get("streams") or []:
-        if not isinstance(entry, dict):
-            continue
-        for metadata in entry.get("metadata") or []:
-            if isinstance(metadata, dict) and metadata.get("breadcrumb") == []:
-                method = (metadata.get("metadata") or {}).get("replication-method")
-                if method:
-                    entry["replication_method"] = method
-    return catalog
 
 
 class _DropDryRunStops(logging.Filter):

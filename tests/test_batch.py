@@ -7,13 +7,16 @@ the records of a BATCH message from its files, so "delivered" means: announced b
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
 import signal
 from urllib.parse import urlsplit
 
 import pytest
 
+from tap_audience.tap import TapAudience
 from tests.helpers import SyncResult, parse_messages, run_tap, sandbox_config
 from tests.test_interrupt import (
     START,
@@ -129,3 +132,23 @@ def test_kill_9_in_batch_mode_loses_nothing(sandbox, tmp_path):
     )
     assert kills >= 5
     assert_union_is_complete(sandbox, config, results)
+
+
+def test_deselected_properties_stay_out_of_batch_files(sandbox, tmp_path):
+    config = sandbox_config(sandbox, start_date=START, batch_config=batch_config(tmp_path))
+    catalog = TapAudience(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] == "angus_entities"
+            elif metadata["breadcrumb"] == ["properties", "gender"]:
+                metadata["metadata"]["selected"] = False
+    tap = TapAudience(config=config, catalog=catalog)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            tap.run()
+    finally:
+        tap.runtime.close()
+    rows = read_batches(parse_messages(out.getvalue())).records["angus_entities"]
+    assert rows and all("gender" not in row and "category" in row for row in rows)

@@ -66,7 +66,7 @@ def test_a_token_file_readable_by_others_gets_a_warning_and_is_used(sandbox, tmp
     config.pop("eq_jwt")
     process = run_cli(config, tmp_path)
     assert process.returncode == 0, process.stderr
-    assert f"eq_token_file: {token_file} can be read by other users (mode 644)" in process.stderr
+    assert f"eq_token_file: {token_file} is open to other users (mode 644)" in process.stderr
     assert f"chmod 600 {token_file}" in process.stderr
     assert parse_messages(process.stdout).records["eq_os"]
 

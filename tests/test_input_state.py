@@ -156,3 +156,51 @@ def test_a_partition_without_context_stops_the_run(sandbox):
     state = {"bookmarks": {STREAM: {"partitions": [{"replication_key_value": "x"}]}}}
     with pytest.raises(StateError, match="angus_entities: state partition #1 has no context"):
         run_tap(sandbox_config(sandbox), state, streams=[STREAM])
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({"bookmarks": []}, '"bookmarks" must be an object'),
+        ({"bookmarks": None}, '"bookmarks" must be an object'),
+        ({"bookmarks": {"angus_entitys": 5}}, "angus_entitys: its state entry must be an object"),
+        ({"bookmarks": {STREAM: {"partitions": {}}}}, '"partitions" must be a list'),
+    ],
+)
+def test_a_state_of_the_wrong_shape_is_one_line_not_a_traceback(sandbox, tmp_path, state, expected):
+    process = run_with_state_file(sandbox, tmp_path, json.dumps(state))
+    assert process.returncode == 1
+    assert expected in process.stderr
+    assert "Traceback" not in process.stderr
+    assert process.stdout == ""
+
+
+def test_a_campaign_id_written_as_text_still_matches_its_partition(sandbox, caplog):
+    config = sandbox_config(sandbox, eq_campaign_ids=[])  # campaigns discovered
+    first = run_tap(config, streams=["eq_os"])
+    state = json.loads(json.dumps(first.final_state))
+    for partition in state["bookmarks"]["eq_os"]["partitions"]:
+        partition["context"]["campaign_id"] = str(partition["context"]["campaign_id"])
+    with caplog.at_level(logging.WARNING):
+        second = run_tap(config, state, streams=["eq_os"])
+    assert "matches no partition" not in caplog.text
+    assert len(second.records["eq_os"]) < len(first.records["eq_os"]) / 2  # resumed, not afresh
+
+
+def test_an_entry_for_a_campaign_the_token_cannot_see_is_named(sandbox, caplog):
+    state = {
+        "bookmarks": {
+            "eq_os": {
+                "partitions": [
+                    {
+                        "context": {"campaign_id": 99999},
+                        "replication_key": "date",
+                        "replication_key_value": "2026-11-18",
+                    }
+                ]
+            }
+        }
+    }
+    with caplog.at_level(logging.WARNING):
+        run_tap(sandbox_config(sandbox, eq_campaign_ids=[]), state, streams=["eq_os"])
+    assert "eq_os [campaign_id=99999]: this state entry matches no partition" in caplog.text

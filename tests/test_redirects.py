@@ -17,6 +17,7 @@ from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.origins import SameOriginSession, origin
 from tap_audience.sandbox import Fault
 from tests.helpers import eq_login_without_input, run_tap, sandbox_config
+from tests.test_eq_auth import log_in
 
 START = "2026-11-19T00:00:00+00:00"
 
@@ -24,7 +25,8 @@ START = "2026-11-19T00:00:00+00:00"
 ENDPOINTS = {
     "angus token": ("/angus-console/api-token-authstream/", "angus_entities", {}),
     "angus entities": ("/angus-data/api/1/entities", "angus_entities", {}),
-    "keywarden confirm": ("/eq-auth/prod/confirm", "eq_os", {}),
+    "keywarden confirm (atom)": ("/eq-auth/prod/confirm", "eq_os", {}),
+    "keywarden confirm (locus)": ("/eq-auth/prod/confirm", "locus_hh_segments", {}),
     "keywarden refresh": ("/eq-auth/prod/refresh", "eq_os", {"eq_refresh_days": 365}),
     "atom campaigns": ("/eq-api/beta/campaigns/", "eq_campaigns", {}),
     "atom insights": ("/eq-api/beta/insights/os", "eq_os", {}),
@@ -106,3 +108,13 @@ def test_a_downgrade_to_http_is_refused_before_sending():
     target = requests.Request("GET", "http://api.eqworks.io/a", headers={"eq-api-jwt": "t"})
     with pytest.raises(requests.RequestException, match=r"from https://api\.eqworks\.io to http"):
         session.rebuild_auth(target.prepare(), response)
+
+
+def test_eq_login_refuses_a_redirect_of_the_passcode_check(sandbox):
+    sandbox.inject(Fault.redirect(308, to="decoy", path="/eq-auth/prod/verify"))
+    code, out, err = log_in(sandbox, "--product", "atom")
+    assert code == 1
+    assert out == ""
+    assert "refused to follow an HTTP 308 redirect" in err
+    assert "Traceback" not in err
+    assert not sandbox.decoy.requests

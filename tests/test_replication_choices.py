@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from tap_audience.core.timeutil import parse_datetime
 from tap_audience.tap import TapAudience
 from tests.helpers import START, parse_messages, run_tap, sandbox_config
 
 STREAM = "angus_entities"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def full_table_catalog(config):
@@ -60,3 +67,74 @@ def test_a_changed_bucket_size_keeps_its_own_bookmarks(sandbox):
     # Back to hourly: it resumes from its own bookmark (lookback only), not from start_date.
     again = run_tap(sandbox_config(sandbox), state=daily.final_state, streams=[STREAM])
     assert len(again.records[STREAM]) < len(hourly.records[STREAM]) / 10
+
+
+def catalog_with(config, stream, **root_metadata):
+    """The discovered catalog with only `stream` selected and `root_metadata` on it."""
+    catalog = TapAudience(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] == stream
+                if entry["tap_stream_id"] == stream:
+                    metadata["metadata"].update(root_metadata)
+    return catalog
+
+
+def run_with_catalog(tmp_path, config, catalog, state=None):
+    for name, value in (("config", config), ("catalog", catalog), ("state", state)):
+        if value is not None:
+            (tmp_path / f"{name}.json").write_text(json.dumps(value))
+    args = ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
+    if state is not None:
+        args += ["--state", str(tmp_path / "state.json")]
+    return subprocess.run(
+        [sys.executable, "-m", "tap_audience", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_a_lower_case_full_table_from_a_catalog_file_is_honoured(sandbox, tmp_path):
+    config = sandbox_config(sandbox)
+    first = run_tap(config, streams=[STREAM])
+    catalog = catalog_with(config, STREAM, **{"replication-method": "full_table"})
+    process = run_with_catalog(tmp_path, config, catalog, first.final_state)
+    assert process.returncode == 0, process.stderr
+    again = parse_messages(process.stdout).records[STREAM]
+    assert len(again) == len(first.records[STREAM])
+
+
+@pytest.mark.parametrize(
+    ("stream", "metadata", "expected"),
+    [
+        (STREAM, {"replication-key": "passing_by"}, "keeps bookmarks by 'bucket_start' only"),
+        ("locus_hh_segments", {"replication-method": "INCREMENTAL"}, "supports FULL_TABLE"),
+        (STREAM, {"replication-method": "LOG_BASED"}, "supports FULL_TABLE or INCREMENTAL"),
+    ],
+)
+def test_catalog_choices_the_tap_cannot_honour_stop_the_run(
+    sandbox, tmp_path, stream, metadata, expected
+):
+    config = sandbox_config(sandbox)
+    process = run_with_catalog(tmp_path, config, catalog_with(config, stream, **metadata))
+    assert process.returncode == 1
+    assert f"{stream}: the catalog" in process.stderr and expected in process.stderr
+    assert process.stdout == ""
+    assert "Traceback" not in process.stderr
+
+
+@pytest.mark.parametrize(
+    ("catalog", "expected"),
+    [
+        ({"streams": [1]}, 'the catalog must hold "streams"'),
+        ({"streams": []}, "the catalog selects no stream"),
+    ],
+)
+def test_an_unusable_catalog_is_one_line(sandbox, tmp_path, catalog, expected):
+    process = run_with_catalog(tmp_path, sandbox_config(sandbox), catalog)
+    assert process.returncode == 1
+    assert expected in process.stderr
+    assert "Traceback" not in process.stderr

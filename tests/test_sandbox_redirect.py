@@ -106,12 +106,16 @@ def test_in_process_dispatch_rebuilds_the_target(sb: Sandbox) -> None:
     assert resp.headers["Location"] == sb.decoy.base_url + "/locus/a%20b?coords=1%2C2"
 
 
-def test_decoy_redirect_before_start_is_a_visible_error() -> None:
+def test_the_decoy_runs_only_when_a_redirect_fault_needs_it() -> None:
     sandbox = Sandbox(seed=7, now=NOW)
-    sandbox.inject(Fault.redirect())
-    resp = sandbox.dispatch(Request("GET", "/eq-api/x", {}, {}, b"", NOW))
-    assert resp.status == 500
-    assert "start the Sandbox first" in sandbox.errors[0]
+    with sandbox:
+        assert not sandbox.decoy.running  # a host without 127.0.0.2 still gets a sandbox
+        sandbox.inject(Fault.redirect())
+        assert sandbox.decoy.running
+        resp = sandbox.dispatch(Request("GET", "/eq-api/x", {}, {}, b"", NOW))
+        assert resp.status == 307
+        assert dict(resp.headers)["Location"].startswith(sandbox.decoy.base_url)
+    assert not sandbox.decoy.running
 
 
 # --- following it ------------------------------------------------------------------------------
@@ -165,7 +169,7 @@ def test_redirect_to_self_keeps_a_post_body(sb: Sandbox, http: requests.Session)
 
 # --- the decoy on its own ----------------------------------------------------------------------
 def test_decoy_answers_any_method_and_reads_any_body(sb: Sandbox, http: requests.Session) -> None:
-    url = sb.decoy.base_url + "/any/where?q=1"
+    url = sb.decoy.start().base_url + "/any/where?q=1"
     for method in ("GET", "PUT", "DELETE", "OPTIONS", "PROPFIND"):
         resp = http.request(method, url)
         assert (resp.status_code, resp.json()) == (200, {"decoy": True}), method
@@ -191,6 +195,7 @@ def test_decoy_records_concurrent_requests(sb: Sandbox) -> None:
     def hit(i: int) -> int:
         return requests.get(f"{sb.decoy.base_url}/n/{i}").status_code
 
+    sb.decoy.start()
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(hit, range(40))) == {200}
     assert sorted(int(r.path.rsplit("/", 1)[1]) for r in sb.decoy.requests) == list(range(40))
@@ -198,7 +203,7 @@ def test_decoy_records_concurrent_requests(sb: Sandbox) -> None:
 
 def test_decoy_stops_with_the_sandbox(http: requests.Session) -> None:
     with Sandbox(seed=7, now=NOW) as sandbox:
-        decoy = sandbox.decoy
+        decoy = sandbox.decoy.start()
         port = decoy.port
         assert http.get(decoy.base_url).status_code == 200  # a live keep-alive connection
     assert not decoy.running

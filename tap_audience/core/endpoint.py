@@ -73,10 +73,15 @@ class Endpoint(abc.ABC):
             if count == 1 or shard_of({self.partition_key: p[self.partition_key]}, count) == index
         ]
 
-    def configured_partitions(self) -> list[dict[str, Any]] | None:
-        """The partitions the config names, or None when they are discovered from the vendor
-        (then an old bookmark may belong to a partition that no longer qualifies)."""
+    def known_partitions(self) -> list[dict[str, Any]]:
+        """Every partition a bookmark of this endpoint may belong to, for naming state entries
+        that match none: by default the partitions it syncs."""
         return self.all_partitions()
+
+    def canonical_context(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        """A partition context read from the input state, with its values' own types (a
+        state edited by hand may carry `"37054"` for `37054`, which would match nothing)."""
+        return dict(context)
 
     def bookmark_value(self, value: Any) -> str:
         """The canonical form of a bookmark read from the input state.

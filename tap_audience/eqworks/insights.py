@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from tap_audience.core.convert import as_float, as_int
@@ -100,8 +100,20 @@ class InsightsEndpoint(Endpoint):
             if campaign.overlaps(self.settings.start, self.settings.end)
         ]
 
-    def configured_partitions(self) -> list[dict[str, Any]] | None:
-        return self.all_partitions() if self.settings.eq_campaign_ids else None
+    def known_partitions(self) -> list[dict[str, Any]]:
+        if not self.settings.eq_jwt or self.settings.eq_campaign_ids:
+            return self.all_partitions()
+        # Discovered: every campaign the token sees, not only those overlapping this range.
+        try:
+            return [{"campaign_id": code} for code in self.connections.campaigns().campaigns()]
+        except TapAudienceError:
+            return []  # the campaign list is unavailable: it is reported where it is needed
+
+    def canonical_context(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        campaign = context.get("campaign_id")
+        if isinstance(campaign, str) and campaign.strip().isdigit():
+            return {**context, "campaign_id": int(campaign)}
+        return dict(context)
 
     def bookmark_value(self, value: Any) -> str:
         if isinstance(value, str):
@@ -111,7 +123,7 @@ class InsightsEndpoint(Endpoint):
 
     def unconfigured_reason(self) -> str:
         if not self.settings.eq_jwt:
-            return "no EQ ATOM token configured (set eq_user and eq_jwt)"
+            return "no EQ ATOM token configured (set eq_jwt or eq_token_file)"
         return "the ATOM token sees no campaign that overlaps the sync range"
 
     def client(self, partition: Partition) -> VendorClient:

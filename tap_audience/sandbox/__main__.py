@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             for name in ("angus_auth_url", "angus_api_url", "eq_auth_url", "eq_api_url"):
                 print(f"  {name:15} {getattr(sandbox, name)}")
             print(f"  {'locus_api_url':15} {sandbox.locus_api_url}")
-            # Not a vendor: the other host redirect faults send clients to (it records all).
-            print(f"  {'decoy_url':15} {sandbox.decoy.base_url}")
+            if sandbox.decoy.running:
+                # Not a vendor: the other host redirect faults send clients to (it records all).
+                print(f"  {'decoy_url':15} {sandbox.decoy.base_url}")
             print("faults:" if args.fault else "faults: none")
             for fault in args.fault:
                 print("  " + sandbox.redact(fault.describe()))

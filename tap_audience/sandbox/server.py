@@ -62,18 +62,14 @@ class Sandbox:
     def start(self) -> Sandbox:
         with self._lifecycle:
             if self._server is None:
-                # First, so a redirect fault never points at a decoy that is not there yet.
-                self.decoy.start()
-                try:
-                    server = SandboxHTTPServer(
-                        (self._host, self._port),
-                        self._dispatcher,
-                        self._state.clock,
-                        on_error=self._dispatcher.record_error,
-                    )
-                except BaseException:
-                    self.decoy.stop()  # e.g. the port is taken: leave nothing running
-                    raise
+                # The decoy starts only when a redirect fault needs it (`inject`): a host that
+                # cannot bind 127.0.0.2 still gets a working sandbox.
+                server = SandboxHTTPServer(
+                    (self._host, self._port),
+                    self._dispatcher,
+                    self._state.clock,
+                    on_error=self._dispatcher.record_error,
+                )
                 self._server = server
                 self._thread = server.serve_in_background("tap-audience-sandbox")
         return self
@@ -133,7 +129,7 @@ class Sandbox:
         return self.base_url + "/locus"
 
     def _decoy_url(self) -> str:
-        return self.decoy.base_url
+        return self.decoy.start().base_url
 
     @property
     def connections_accepted(self) -> int:
@@ -202,6 +198,8 @@ class Sandbox:
     # --- faults (see faults.py for the kinds) ------------------------------------------------
     def inject(self, fault: Fault) -> Fault:
         """Activate ``fault`` after those already injected; it counts requests from now on."""
+        if fault.kind == "redirect" and fault.redirect_to == "decoy":
+            self.decoy.start()
         self._dispatcher.fault_layer.add(fault)
         return fault
 
