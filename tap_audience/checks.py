@@ -6,11 +6,15 @@ small data request), so "ok" means a sync would get past authentication and enti
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from tap_audience.angus.entities import AngusEntities
 from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.http import ApiRequest
 from tap_audience.core.jwt_claims import expires_at
+from tap_audience.core.timeutil import floor_hour
+from tap_audience.core.windows import Window
 from tap_audience.eqworks.locus import LocusHouseholdSegments
 from tap_audience.runtime import Runtime
 
@@ -46,7 +50,18 @@ def check_angus(runtime: Runtime) -> VendorCheck:
             problems.append(str(exc))
     if problems:
         return VendorCheck("Angus", "FAILED", "; ".join(problems))
-    return VendorCheck("Angus", "ok", f"{len(cameras)} camera stream(s) authenticated")
+    # One small data request: a wrong angus_api_url must fail here, not in the first sync.
+    endpoint = AngusEntities(runtime.settings, runtime.connections)
+    partition = endpoint.all_partitions()[0]
+    end = floor_hour(runtime.settings.end)
+    window = Window(partition=partition, start=end - dt.timedelta(hours=1), end=end)
+    try:
+        endpoint.client(partition).request_json(endpoint.first_request(window))
+    except TapAudienceError as exc:
+        return VendorCheck("Angus", "FAILED", str(exc))
+    return VendorCheck(
+        "Angus", "ok", f"{len(cameras)} camera stream(s) authenticated; data API answered"
+    )
 
 
 def _token_validity(runtime: Runtime, product: str) -> str:

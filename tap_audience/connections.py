@@ -37,7 +37,7 @@ class EqProduct:
     token: str | None = field(repr=False)
     token_file: str | None
     user: str | None  # sent as eq-api-user (ATOM only)
-    base_url: str
+    url_setting: str
     vendor: str
 
 
@@ -51,8 +51,10 @@ class Connections:
         *,
         pool_size: int = 64,
         on_retry: Callable[[str], None] | None = None,
+        retry_unreachable: bool = True,
     ) -> None:
         self.settings = settings
+        self._retry_unreachable = retry_unreachable
         self._on_retry = on_retry
         self._pool_size = pool_size
         self._sessions: dict[str, requests.Session] = {}
@@ -69,6 +71,7 @@ class Connections:
         return RetryPolicy(
             max_retries=self.settings.max_retries,
             max_wait_seconds=self.settings.max_retry_wait_seconds,
+            retry_unreachable=self._retry_unreachable,
         )
 
     def _session(self, vendor: str) -> requests.Session:
@@ -89,13 +92,15 @@ class Connections:
         return self._vendor_limits[family]
 
     def _client(
-        self, vendor: str, base_url: str, auth: object = None, family: str | None = None
+        self, vendor: str, url_setting: str, auth: object = None, family: str | None = None
     ) -> VendorClient:
-        """`family` groups the clients that share one vendor's limits. Token endpoints have
-        none: a worker holding a data slot may need a token, and must not wait for a slot."""
+        """A client of the base URL in setting `url_setting`. `family` groups the clients that
+        share one vendor's limits. Token endpoints have none: a worker holding a data slot may
+        need a token, and must not wait for a slot."""
         return VendorClient(
             vendor=vendor,
-            base_url=base_url,
+            base_url=getattr(self.settings, url_setting),
+            base_url_setting=url_setting,
             session=self._session(vendor),
             auth=auth,
             timeout_seconds=self.settings.request_timeout_seconds,
@@ -111,14 +116,12 @@ class Connections:
             if key not in self._clients:
                 camera = next(c for c in self.settings.angus_cameras if c.client_id == client_id)
                 auth = AngusStreamAuthenticator(
-                    token_client=self._client("Angus", self.settings.angus_auth_url),
+                    token_client=self._client("Angus", "angus_auth_url"),
                     username=self.settings.angus_username or "",
                     client_id=camera.client_id,
                     access_token=camera.access_token,
                 )
-                self._clients[key] = self._client(
-                    "Angus", self.settings.angus_api_url, auth, family="angus"
-                )
+                self._clients[key] = self._client("Angus", "angus_api_url", auth, family="angus")
             return self._clients[key]
 
     def atom(self) -> VendorClient:
@@ -136,7 +139,7 @@ class Connections:
                 token=settings.eq_jwt,
                 token_file=settings.eq_token_file,
                 user=settings.eq_user,
-                base_url=settings.eq_api_url,
+                url_setting="eq_api_url",
                 vendor="EQ ATOM",
             )
         return EqProduct(
@@ -145,7 +148,7 @@ class Connections:
             token=settings.locus_jwt,
             token_file=settings.locus_token_file,
             user=None,  # LOCUS identifies the user from the token alone
-            base_url=settings.locus_api_url,
+            url_setting="locus_api_url",
             vendor="EQ LOCUS",
         )
 
@@ -160,7 +163,7 @@ class Connections:
                     product=product,
                     token=spec.token,
                     setting=spec.setting,
-                    keywarden=self._client("EQ keywarden", self.settings.eq_auth_url),
+                    keywarden=self._client("EQ keywarden", "eq_auth_url"),
                     token_file=spec.token_file,
                     refresh_within=dt.timedelta(days=self.settings.eq_refresh_days),
                 )
@@ -175,7 +178,7 @@ class Connections:
             key = ("eq", product)
             if key not in self._clients:
                 auth = EqTokenAuthenticator(token=token, user=spec.user)
-                self._clients[key] = self._client(spec.vendor, spec.base_url, auth, family="eq")
+                self._clients[key] = self._client(spec.vendor, spec.url_setting, auth, family="eq")
             return self._clients[key]
 
     def campaigns(self) -> CampaignDirectory:

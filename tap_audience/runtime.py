@@ -20,7 +20,8 @@ ATOM_STREAMS = {"eq_campaigns", *(f"eq_{dimension}" for dimension in INSIGHT_DIM
 
 
 class Runtime:
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], *, probing: bool = False) -> None:
+        """`probing`: a connection test, where an unreachable host is reported at once."""
         self.sandbox: Any = None
         effective = dict(config)
         if config.get("sandbox"):
@@ -39,7 +40,9 @@ class Runtime:
         self.settings = Settings.from_config(effective)
         REDACTOR.register(self.settings.secrets())
         self.report = RunReport()
-        self.connections = Connections(self.settings, on_retry=self.report.count_retry)
+        self.connections = Connections(
+            self.settings, on_retry=self.report.count_retry, retry_unreachable=not probing
+        )
         workers = self.settings.max_concurrency
         self.fetcher: Fetcher = ConcurrentFetcher(workers) if workers > 1 else SequentialFetcher()
 

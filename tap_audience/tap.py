@@ -6,19 +6,26 @@ import copy
 import logging
 import typing as t
 import weakref
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
 import click
 from singer_sdk import Tap
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.singerlib.encoding.simple import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_audience import input_catalog
 from tap_audience.checks import check_vendors
 from tap_audience.config_checks import config_problems
-from tap_audience.core.errors import TapAudienceError
+from tap_audience.config_input import (
+    env_problems,
+    read_config_file,
+    warn_about_dates,
+    warn_about_names,
+)
+from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, TapAudienceError
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
 from tap_audience.core.writer import BufferedSingerWriter
@@ -40,6 +47,10 @@ class RunFailedError(TapAudienceError):
     """Some partitions failed; the others synced and their state was emitted."""
 
 
+class OutputClosedError(TapAudienceError):
+    """stdout was closed under the tap (the target exited)."""
+
+
 class TapAudience(Tap):
     """Audience analytics from Angus.ai and EQ Works (ATOM insights, LOCUS segments)."""
 
@@ -48,11 +59,26 @@ class TapAudience(Tap):
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = BufferedSingerWriter
 
-    def __init__(self, *args: Any, catalog: Any = None, **kwargs: Any) -> None:
+    # Discovery validates the config too: a config problem is reported the same way by every
+    # command (`--discover`, `--test`, a sync), not only once a sync starts.
+    dynamic_catalog = True
+
+    def __init__(
+        self, *args: Any, catalog: Any = None, parse_env_config: bool = False, **kwargs: Any
+    ) -> None:
         install_redaction()
         if isinstance(catalog, dict):
             catalog = input_catalog.prepare(catalog)
-        super().__init__(*args, catalog=catalog, **kwargs)
+        self._parse_env = parse_env_config
+        try:
+            super().__init__(*args, catalog=catalog, parse_env_config=parse_env_config, **kwargs)
+        except MappingError as error:  # a stream map that does not parse
+            raise ConfigurationError(map_problem(error, self._config)) from None
+        except (ValueError, TypeError):
+            # singer-sdk parses TAP_AUDIENCE_* variables without naming the one it failed on.
+            if parse_env_config and (problems := env_problems(self.config_jsonschema)):
+                raise ConfigProblemsError(problems) from None
+            raise
 
     def _setup_signal_handlers(self) -> None:
         # Instead of the SDK's handler (write state, exit 0): see core/interrupt.py.
@@ -65,11 +91,14 @@ class TapAudience(Tap):
             errors = super()._validate_config(raise_errors=False)
         except ConfigValidationError as exc:  # pragma: no cover - raise_errors=False
             errors = list(exc.errors)
+        if self._parse_env:
+            errors += env_problems(self.config_jsonschema)
         errors = [REDACTOR.redact(e) for e in [*errors, *config_problems(self._config)]]
-        if errors and raise_errors:
-            raise ConfigValidationError(
-                "Config validation failed", errors=errors, schema=self.config_jsonschema
-            )
+        if raise_errors:
+            warn_about_names(self._config, self.config_jsonschema)
+            warn_about_dates(self._config)
+            if errors:
+                raise ConfigProblemsError(errors)
         return errors
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -86,9 +115,12 @@ class TapAudience(Tap):
         """`streams`, typed: every stream of this tap adapts an endpoint."""
         return t.cast("dict[str, EndpointStream]", self.streams)
 
+    # Set by `--test` before the runtime exists: unreachable hosts are reported at once.
+    connection_test = False
+
     @cached_property
     def runtime(self) -> Runtime:
-        runtime = Runtime(self.config)
+        runtime = Runtime(self.config, probing=self.connection_test)
         # Tap.sync_all is final, so the sandbox and sessions close when the tap goes away.
         weakref.finalize(self, runtime.close)
         return runtime
@@ -101,8 +133,10 @@ class TapAudience(Tap):
         results = check_vendors(self.runtime)
         for result in results:
             click.echo(REDACTOR.redact(result.line()), err=True)
-        if failed := [r.vendor for r in results if r.status == "FAILED"]:
-            raise TapAudienceError(f"connection test failed for {', '.join(failed)}")
+        if failed := [r for r in results if r.status == "FAILED"]:
+            # Every reason on the last line: `meltano config test` shows only that one.
+            reasons = "; ".join(f"{r.vendor}: {r.message}" for r in failed)
+            raise TapAudienceError(f"connection test failed: {reasons}")
         if not any(r.ok for r in results):
             raise TapAudienceError(
                 "connection test: no vendor is configured, so nothing was tested (the lines "
@@ -110,11 +144,29 @@ class TapAudience(Tap):
             )
 
     @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.epilog = (
+            "Also: `tap-audience eq-login --help`: log in to EQ Works with a one-time "
+            "passcode and store or print the token (for eq_token_file / locus_token_file)."
+        )
+        return command
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        # A missing or broken file is one readable line, not singer-sdk's traceback.
+        for path in value:
+            if path != "ENV":
+                read_config_file(path)
+        return super().cb_config(ctx, param, value)
+
+    @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         # As the SDK's, with the per-vendor check first: `--test` (all) checks each vendor,
         # then syncs one record per stream; `--test=schema` only writes the schemas.
         if value == CliTestOptionValue.All.value:
             tap = cls._from_cli(ctx.params.get("config"))
+            tap.connection_test = True
             tap.check_connections()
             # The SDK stops each stream after one record by raising, and logs that stop as
             # "An unhandled error occurred" at ERROR; a real failure still propagates.
@@ -123,6 +175,10 @@ class TapAudience(Tap):
             for handler in logging.getLogger().handlers:
                 handler.addFilter(quiet)
             tap.run_connection_test()
+            if failed := tap.runtime.report.failed:
+                # A failed partition is logged and skipped in a sync; here it fails the test.
+                reasons = "; ".join(f"{o.stream} [{o.describe()}]: {o.error}" for o in failed)
+                raise TapAudienceError(f"connection test failed: {reasons}")
             ctx.exit()
         super().cb_test(ctx, param, value)
 
@@ -142,7 +198,19 @@ class TapAudience(Tap):
             )
         self.runtime.require_a_vendor({streams[name].endpoint.vendor for name in selected})
         try:
+            self._sync(selected)
+        except MappingError as error:  # a stream map that fails on a record
+            raise ConfigurationError(map_problem(error, self._config)) from None
+        except BrokenPipeError:
+            raise OutputClosedError(
+                "the output was closed before the tap finished: did the target fail? (its "
+                "own log says why)"
+            ) from None
+
+    def _sync(self, selected: list[str]) -> None:
+        try:
             self.runtime.preflight(selected)
+            streams = self.endpoint_streams
             warn_unmatched(self.state, {name: streams[name].endpoint for name in selected})
             self.sync_all()
         except SyncInterrupted as interrupted:
@@ -189,6 +257,8 @@ class TapAudience(Tap):
         catalog: Any = None,
     ) -> None:
         # As singer-sdk's Tap.invoke, but ending with `run()` so failures change the exit code.
+        if about and config and (config.config or config.parse_env):
+            cls._from_cli(config)  # `--about --config F` reports F's problems like a sync
         super(Tap, cls).invoke(about=about, about_format=about_format)
         cls.print_version(print_fn=cls.logger.info)
         tap = cls._from_cli(
@@ -207,6 +277,21 @@ class TapAudience(Tap):
             validate_config=True,
             **kwargs,
         )
+
+
+def map_problem(error: MappingError, config: Mapping[str, Any]) -> str:
+    """One line naming the stream map that failed, what failed and where to read about it."""
+    cause = f" ({error.__cause__})" if error.__cause__ else ""
+    where = ""
+    maps = config.get("stream_maps")
+    for stream, properties in (maps or {}).items() if isinstance(maps, dict) else ():
+        for name, expression in (properties or {}).items() if isinstance(properties, dict) else ():
+            if isinstance(expression, str) and expression and expression in str(error):
+                where = f" in stream_maps.{stream}.{name}"
+    return (
+        f"stream_maps: {error}{cause}{where}. Fix the expression "
+        "(https://sdk.meltano.com/en/latest/stream_maps.html)"
+    )
 
 
 class _DropDryRunStops(logging.Filter):

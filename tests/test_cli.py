@@ -170,7 +170,7 @@ def test_connection_test_prints_one_line_per_vendor(sandbox, tmp_path):
     assert process.returncode == 0, process.stderr
     lines = [line for line in process.stderr.splitlines() if not line.startswith("20")]
     assert lines == [
-        "Angus: ok: 3 camera stream(s) authenticated",
+        "Angus: ok: 3 camera stream(s) authenticated; data API answered",
         f"EQ ATOM: ok: token valid until {_valid_until(sandbox)}; 3 campaign(s) visible",
         f"EQ LOCUS: ok: token valid until {_valid_until(sandbox)}; coordinate 43.6532,-79.3832 "
         "readable",
@@ -198,9 +198,13 @@ def test_connection_test_says_what_is_wrong_and_how_to_fix_it(sandbox, tmp_path)
     assert lines[1].startswith("EQ ATOM: FAILED: eq_jwt (the EQ atom token) expired on")
     assert "tap-audience eq-login" in lines[1]
     assert lines[2] == (
-        "EQ LOCUS: FAILED: EQ LOCUS answered HTTP 403 for /prod/segment/hh-segments: "
-        "Access not allowed"
+        f"EQ LOCUS: FAILED: EQ LOCUS answered HTTP 403 for {sandbox.locus_api_url}"
+        "/prod/segment/hh-segments: Access not allowed"
     )
-    assert "connection test failed for Angus, EQ ATOM, EQ LOCUS" in process.stderr
+    # The last line carries every reason: `meltano config test` shows only that one.
+    last = process.stderr.splitlines()[-1]
+    assert "connection test failed: Angus: Angus rejected the credentials" in last
+    assert "EQ ATOM: eq_jwt (the EQ atom token) expired" in last
+    assert "EQ LOCUS: EQ LOCUS answered HTTP 403" in last
     assert '"type":"RECORD"' not in process.stdout
     assert "not-the-right-access-token" not in process.stderr

@@ -40,7 +40,10 @@ def retry_lines(caplog):
         (Fault.status(503, path=ENTITIES, schedule=[2]), "HTTP 503"),
         (Fault.status(504, path=ENTITIES, schedule=[2]), "HTTP 504"),
         (Fault.rate_limited(path=ENTITIES, schedule=[2]), "HTTP 429"),
-        (Fault.drop_connection(path=ENTITIES, schedule=[2]), "connection failed"),
+        (
+            Fault.drop_connection(path=ENTITIES, schedule=[2]),
+            "the connection dropped in the middle of the answer",
+        ),
         (Fault.truncated_body(path=ENTITIES, schedule=[2]), "HTTP 200 body is not JSON"),
         (Fault.html_error_page(path=ENTITIES, schedule=[2], status=200), "HTTP 200 body is not"),
         (Fault.html_error_page(path=ENTITIES, schedule=[2]), "HTTP 502"),

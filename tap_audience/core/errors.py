@@ -11,6 +11,14 @@ class ConfigurationError(TapAudienceError):
     """The config is invalid; the message names the setting and how to fix it."""
 
 
+class ConfigProblemsError(ConfigurationError):
+    """Every problem of a config at once; `problems` holds one readable line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid config: " + "; ".join(problems))
+
+
 class CredentialsError(TapAudienceError):
     """A vendor rejected (or we know it would reject) the configured credentials."""
 
@@ -22,12 +30,15 @@ class AccountCredentialsError(CredentialsError):
 class VendorError(TapAudienceError):
     """A vendor answered with an error status that retrying will not fix."""
 
-    def __init__(self, *, vendor: str, status: int, path: str, vendor_message: str) -> None:
+    def __init__(
+        self, *, vendor: str, status: int, path: str, vendor_message: str, url: str | None = None
+    ) -> None:
         self.vendor = vendor
         self.status = status
         self.path = path
         self.vendor_message = vendor_message
-        super().__init__(f"{vendor} answered HTTP {status} for {path}: {vendor_message}")
+        # The whole URL (never the query), which makes a wrong or doubled base path obvious.
+        super().__init__(f"{vendor} answered HTTP {status} for {url or path}: {vendor_message}")
 
 
 class NotEntitledError(TapAudienceError):

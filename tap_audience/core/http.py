@@ -30,12 +30,14 @@ from tap_audience.core.errors import (
     VendorError,
 )
 from tap_audience.core.limits import VendorLimits
-from tap_audience.core.origins import CrossOriginRedirectError
+from tap_audience.core.origins import CrossOriginRedirectError, describe_origin
 from tap_audience.core.redaction import REDACTOR, one_line
 
 LOGGER = logging.getLogger("tap_audience.http")
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers that usually mean the base URL is wrong (a doubled or missing path part).
+URL_STATUSES = frozenset({404, 405})
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class RetryPolicy:
     max_retries: int = 8
     base_wait_seconds: float = 1.0
     max_wait_seconds: float = 300.0
+    # False in a connection test: an unreachable host is reported at once, not after minutes.
+    retry_unreachable: bool = True
 
 
 class RequestStats:
@@ -76,10 +80,13 @@ class RequestStats:
 class RetryableError(Exception):
     """Internal: one failed attempt that is worth another try."""
 
-    def __init__(self, description: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, description: str, retry_after: float | None = None, *, unreachable: bool = False
+    ) -> None:
         super().__init__(description)
         self.description = description
         self.retry_after = retry_after
+        self.unreachable = unreachable  # no connection at all (refused, unknown host)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -148,6 +155,8 @@ class VendorClient:
     vendor: str
     base_url: str
     session: requests.Session
+    # The setting the base URL comes from, named when an answer suggests the URL is wrong.
+    base_url_setting: str | None = None
     # A requests auth callable; if it also has `reauthenticate_after(response) -> bool`, a
     # 401/403 it recognises as an expired token gets one fresh token and one retry.
     auth: Any = None
@@ -199,21 +208,34 @@ class VendorClient:
             if self._cancelled(cancel):
                 raise RunStoppingError(f"{self.vendor} {request.path}: retries abandoned")
             what = getattr(failure, "description", str(failure))
+            if isinstance(failure, RetryableError) and failure.unreachable:
+                raise RequestFailedError(
+                    f"{self.vendor} {self.url(request.path)}: {what}{self._setting_hint()}"
+                ) from None
             raise RetriesExhaustedError(
-                f"{self.vendor} {request.path} still failing after {self.retry.max_retries} "
-                f"retries: {what}"
+                f"{self.vendor} {self.url(request.path)} still failing after "
+                f"{self.retry.max_retries} retries: {what}"
             ) from None
+
+        def final(failure: Exception) -> bool:
+            unreachable = isinstance(failure, RetryableError) and failure.unreachable
+            return self._cancelled(cancel) or (unreachable and not self.retry.retry_unreachable)
 
         attempt = backoff.on_exception(
             waits,
             RetryableError,
             max_tries=self.retry.max_retries + 1,
-            giveup=lambda _failure: self._cancelled(cancel),
+            giveup=final,
             jitter=None,
             on_giveup=give_up,
             logger=None,
         )(self._attempt)
         return attempt(request, stats, cancel)
+
+    def _setting_hint(self) -> str:
+        if not self.base_url_setting:
+            return ""
+        return f" (check {self.base_url_setting}: {self.base_url})"
 
     def _cancelled(self, cancel: threading.Event | None) -> bool:
         return bool(
@@ -255,7 +277,9 @@ class VendorClient:
                 vendor=self.vendor,
                 status=status,
                 path=request.path,
-                vendor_message=vendor_message(response),
+                url=self.url(request.path),
+                vendor_message=vendor_message(response)
+                + (self._setting_hint() if status in URL_STATUSES else ""),
             )
         try:
             return response.json()
@@ -282,10 +306,21 @@ class VendorClient:
                 auth=self.auth,
                 timeout=self.timeout_seconds,
             )
+        except requests.ConnectTimeout as exc:
+            raise RetryableError(
+                f"no connection to {describe_origin(self.base_url)} within "
+                f"{self.timeout_seconds:g}s",
+                unreachable=True,
+            ) from exc
         except requests.Timeout as exc:
             raise RetryableError(f"timed out after {self.timeout_seconds:g}s") from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise RetryableError(f"connection failed ({type(exc).__name__})") from exc
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise RetryableError("the connection dropped in the middle of the answer") from exc
+        except requests.ConnectionError as exc:
+            raise RetryableError(
+                f"cannot connect to {describe_origin(self.base_url)} ({connection_problem(exc)})",
+                unreachable=True,
+            ) from exc
         except CrossOriginRedirectError as exc:
             raise RedirectRefusedError(
                 f"{self.vendor} {self.url(request.path)}: {exc}. If the vendor really moved, "
@@ -296,6 +331,18 @@ class VendorClient:
                 f"{self.vendor} {request.path}: request failed ({type(exc).__name__}: "
                 f"{REDACTOR.redact(str(exc))})"
             ) from None
+
+
+def connection_problem(error: requests.ConnectionError) -> str:
+    """What went wrong with a connection, in the words a person would use."""
+    text = str(error)
+    if any(m in text for m in ("Name or service not known", "Failed to resolve", "getaddrinfo")):
+        return "unknown host"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Connection reset" in text or "RemoteDisconnected" in text:
+        return "the connection was closed without an answer"
+    return type(error).__name__
 
 
 def malformed(what: str, *, vendor: str, path: str) -> MalformedResponseError:

@@ -22,8 +22,8 @@ from pathlib import Path
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
 
-from tap_audience.core.errors import AccountCredentialsError, VendorError
-from tap_audience.core.http import ApiRequest, VendorClient, vendor_message
+from tap_audience.core.errors import AccountCredentialsError, ConfigurationError, VendorError
+from tap_audience.core.http import URL_STATUSES, ApiRequest, VendorClient, vendor_message
 from tap_audience.core.jwt_claims import claims_expiry, expires_at, unverified_claims
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.timeutil import utc_now
@@ -111,6 +111,8 @@ class EqToken:
                 )
             )
         except VendorError as exc:
+            if exc.status in URL_STATUSES:  # not keywarden's answer about the token
+                raise ConfigurationError(str(exc)) from None
             raise AccountCredentialsError(
                 f"EQ keywarden rejected {self._what()}: {exc.vendor_message}. {self.hint()}"
             ) from None
@@ -139,6 +141,8 @@ class EqToken:
                     )
                 )
             except VendorError as exc:
+                if exc.status in URL_STATUSES:
+                    raise ConfigurationError(str(exc)) from None
                 raise AccountCredentialsError(
                     f"EQ keywarden would not refresh {self._what()} ({exc.vendor_message}): it "
                     f"has expired or been revoked. {self.hint()}"

@@ -7,6 +7,8 @@ Independent of the tap's own modules on purpose: it is the reference the tap is 
         ...run the tap...
         sb.expected_angus(client_id, start, end)   # what it must have emitted
         sb.advance(timedelta(hours=1))     # move the data clock; tokens still use real time
+        sb.announce_passcodes_to(print)    # "keywarden: mailed passcode 1A2B3C to ..." per
+                                           # /login (off by default: nothing is ever printed)
 
 Fault injection (kinds, targets and triggers are documented in ``faults``; the CLI grammar in
 ``fault_spec``)::

@@ -195,6 +195,26 @@ class Sandbox:
         """Send ``"GET /path 200"`` per request to ``sink`` (masked, no query string); None: off."""
         self._dispatcher.request_sink = sink
 
+    def announce_passcodes_to(self, sink: Callable[[str], None] | None) -> None:
+        """Send ``"keywarden: mailed passcode 1A2B3C to analyst@eq.example (product atom)"`` to
+        ``sink`` each time keywarden's ``/login`` "mails" a passcode (a re-send too), so a person
+        can type it into ``tap-audience eq-login``; None: off (the default).
+
+        Off unless asked for: in the tap (``sandbox: true``) stdout carries Singer messages. The
+        passcodes are the sandbox's own fake ones and are shown; the line is still redacted, so
+        no token can ride along.
+        """
+        if sink is None:
+            self._state.otp_listener = None
+            return
+
+        def announce(email: str, product: str, passcode: str) -> None:
+            sink(
+                self.redact(f"keywarden: mailed passcode {passcode} to {email} (product {product})")
+            )
+
+        self._state.otp_listener = announce
+
     # --- faults (see faults.py for the kinds) ------------------------------------------------
     def inject(self, fault: Fault) -> Fault:
         """Activate ``fault`` after those already injected; it counts requests from now on."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
@@ -54,6 +55,9 @@ class SandboxState:
         self.eq_users: dict[str, EqUser] = make_users(seed)
         self._lock = threading.Lock()
         self._otps: dict[str, _Otp] = {}
+        # Called as (email, product, passcode) each time /login "mails" a passcode (re-sends
+        # too). None by default: in-process (`sandbox: true`) stdout carries Singer messages.
+        self.otp_listener: Callable[[str, str, str], None] | None = None
         self._otp_rng = rng(seed, "otp")
         self._uuid_rng = rng(seed, "jwt-uuid")
         # Per vendor, the earliest issue time (epoch s) of a new token. An expire_tokens fault
@@ -101,15 +105,20 @@ class SandboxState:
             self.eq_users[email].jwt_uuid = uuid4_from(self._uuid_rng)
 
     def issue_otp(self, email: str, product: str) -> str:
+        """The passcode /login mails (the same one again while it is fresh); tells the listener."""
         now = time.time()
         with self._lock:
             current = self._otps.get(email)
             if current is not None and now - current.issued < OTP_TTL:
                 self._otps[email] = current._replace(product=product)
-                return current.code
-            code = f"{self._otp_rng.getrandbits(24):06X}"
-            self._otps[email] = _Otp(code, product, now)
-            return code
+                code = current.code
+            else:
+                code = f"{self._otp_rng.getrandbits(24):06X}"
+                self._otps[email] = _Otp(code, product, now)
+        listener = self.otp_listener
+        if listener is not None:  # outside the lock: a slow listener must not block logins
+            listener(email, product, code)
+        return code
 
     def redeem_otp(self, email: str, otp: str) -> str:
         """'ok' (and burn it), 'missing' (none or expired) or 'invalid' (wrong; not burnt)."""
