@@ -170,3 +170,27 @@ def test_meltano_shows_the_taps_log_levels_and_no_secret(project, sandbox, tmp_p
     for secret in secrets:
         assert secret not in everything
     assert "eyJ" not in everything  # nothing even shaped like a JWT
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        ("EQ_AUTH_URL", "{eq_auth_url}/prod", "answered HTTP 404 for {eq_auth_url}/prod/confirm"),
+        ("SHARD_INDEX", "3", "shard_index (3) must be below shard_count (1)"),
+    ],
+)
+def test_meltano_config_test_shows_the_actual_problem(project, sandbox, setting, value, expected):
+    """`meltano config test` runs a sync until the first RECORD and, when the tap fails
+    before one, prints only the tap's last line: that line must say what is wrong."""
+    env = {**tap_env(sandbox), f"TAP_AUDIENCE_{setting}": value.format(**vars_of(sandbox))}
+    result = project.meltano(
+        "--environment", ENVIRONMENT, "config", "test", "tap-audience", env=env, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    shown = output.split("Plugin configuration is invalid", 1)[1]  # what Meltano reports
+    assert expected.format(**vars_of(sandbox)) in shown
+
+
+def vars_of(sandbox):
+    return {"eq_auth_url": sandbox.eq_auth_url}
