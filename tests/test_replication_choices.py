@@ -20,16 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def full_table_catalog(config):
-    """The discovered catalog with `replication-method: FULL_TABLE` on angus_entities, as
-    Meltano writes it from `metadata: {angus_entities: {replication-method: FULL_TABLE}}`."""
-    catalog = TapAudience(config=config).catalog_dict
-    for entry in catalog["streams"]:
-        for metadata in entry["metadata"]:
-            if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] == STREAM
-                if entry["tap_stream_id"] == STREAM:
-                    metadata["metadata"]["replication-method"] = "FULL_TABLE"
-    return catalog
+    """The catalog Meltano writes from `metadata: {angus_entities: {replication-method:
+    FULL_TABLE}}`."""
+    return catalog_with(config, STREAM, **{"replication-method": "FULL_TABLE"})
 
 
 def test_a_catalog_full_table_reads_the_whole_range_again(sandbox, caplog):
