@@ -22,7 +22,9 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,12 +45,21 @@ MELTANO_MISSING = (
 # Venvs hard-code their own absolute path, so the cache must sit at a stable place (not in tmp).
 # Delete it after changing the tap's dependencies: Meltano only fingerprints `pip_url`.
 PLUGIN_CACHE = REPO / ".meltano-cache"
+# The tap's venv (the one running the tests, if the tap is installed there) and Meltano's:
+# linked into a project copy as `.venv` and `.venv-meltano`, so commands written for the
+# repository (`.venv-meltano/bin/meltano ...`, `.venv/bin/python ...`) run there as written.
+TAP_VENV = (
+    Path(sys.prefix) if (Path(sys.prefix) / "bin" / "tap-audience").exists() else REPO / ".venv"
+)
+MELTANO_VENV = MELTANO_BIN.parent.parent
 # Cold installs download from PyPI; a warm `meltano run` takes about 6 s.
 RUN_TIMEOUT = 900
 
 UTC = dt.timezone.utc
 START = dt.datetime.fromisoformat(START_TEXT)
 ENVIRONMENT = "sandbox"  # meltano.yml's default_environment; it sets `sandbox: true`
+# The README's demo line (tests/test_demo_twice.py runs it, tests/test_readme.py checks the README).
+DEMO = ["bash", "scripts/demo.sh"]
 PRODUCTION = "prod"  # the loaders' base config: the production outputs
 
 ANGUS_KEYS = ("client_id", "time_bucket", "bucket_start")
@@ -169,6 +180,36 @@ class MeltanoProject:
                 f"meltano {' '.join(args)} exited {result.returncode} (full log: {log_file}):\n"
                 f"{tail}"
             )
+        return result
+
+    def link_venvs(self) -> None:
+        """`.venv` and `.venv-meltano` in the copy, pointing at the real ones (see TAP_VENV)."""
+        (self.root / ".venv").symlink_to(TAP_VENV, target_is_directory=True)
+        (self.root / ".venv-meltano").symlink_to(MELTANO_VENV, target_is_directory=True)
+
+    def shell(
+        self, command: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`command` (a script that calls meltano itself) in the project, which it must pass.
+
+        It gets the same environment as `meltano()` and holds the cache lock while it runs.
+        """
+        with cache_lock():
+            result = subprocess.run(
+                command,
+                cwd=self.root,
+                env={**self.base_env, **(env or {})},
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT,
+                check=False,
+            )
+        if result.returncode != 0:
+            self.failures += 1
+            log_file = self.root / f"failed-{self.failures}.log"
+            log_file.write_text(result.stdout + result.stderr, encoding="utf-8")
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
+            pytest.fail(f"{command} exited {result.returncode} (full log: {log_file}):\n{tail}")
         return result
 
     def state(self, state_id: str) -> dict[str, Any]:
@@ -325,3 +366,41 @@ def plain(value: Any, column_type: str) -> Any:
     if column_type == "JSON" and isinstance(value, str):
         return json.loads(value)
     return value
+
+
+# --- the README's targets tables ---------------------------------------------------------------
+def readme_table(header_start: str) -> list[dict[str, str]]:
+    """The table of README.md's "Targets" section whose header row starts with `header_start`,
+    one dict per row (cells stripped, keyed by the header's cells)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    lines = text[text.index("\n## Targets\n") :].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    header = [cell.strip() for cell in lines[start].strip().strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2 :]:  # after the |---| row
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        rows.append(dict(zip(header, cells, strict=True)))
+    return rows
+
+
+def assert_readme_types(loader: str, column_types: dict[str, dict[str, str]]) -> None:
+    """The README's types table is right for `loader`: each example column of a row has, in every
+    loaded table that has it, the type the row gives (the first `...` of the loader's cell).
+
+    `column_types`: table → column → type, as the database names it (DuckDB's
+    `information_schema.columns.data_type`, PostgreSQL's likewise).
+    """
+    actual: dict[str, set[str]] = {}
+    for columns in column_types.values():
+        for column, data_type in columns.items():
+            actual.setdefault(column, set()).add(data_type.lower())
+    checked = []
+    for row in readme_table("| schema type |"):
+        written = re.match(r"`([^`]+)`", row[loader])
+        assert written, f"README, {loader}, {row['schema type']}: start the cell with the `type`"
+        for column in re.findall(r"`([^`]+)`", row["e.g."]):
+            assert actual.get(column) == {written[1].lower()}, (loader, row["schema type"], column)
+            checked.append(column)
+    assert len(checked) >= 10, checked

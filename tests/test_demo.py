@@ -43,7 +43,7 @@ def test_the_demo_writes_and_shows_the_sandbox_environments_file():
     filepath = SANDBOX_DUCKDB["filepath"]
     assert filepath != loader_config("target-duckdb", PRODUCTION)["filepath"]
     demo = (ROOT / "scripts" / "demo.sh").read_text(encoding="utf-8")
-    assert f"--environment {ENVIRONMENT} run tap-audience target-duckdb" in demo
+    assert f"--environment {ENVIRONMENT} run --full-refresh tap-audience target-duckdb" in demo
     assert f"rm -f {filepath}\n" in demo
     assert f"show_duckdb.py {filepath}\n" in demo
     show = (ROOT / "scripts" / "show_duckdb.py").read_text(encoding="utf-8")

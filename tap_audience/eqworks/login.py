@@ -4,6 +4,10 @@ keywarden mails a one-time passcode (`/login`), the user types it here, `/verify
 token scoped to one product. With `--token-file` the token is written there (atomically,
 mode 0600) for `eq_token_file`/`locus_token_file`; otherwise it is printed on stdout, which
 carries nothing else.
+
+`--auth-url` defaults to `TAP_AUDIENCE_EQ_AUTH_URL`, the variable that sets the tap's
+`eq_auth_url`: one export points both the tap and the login at the same keywarden (another
+stage, the sandbox).
 """
 
 from __future__ import annotations
@@ -17,13 +21,22 @@ from tap_audience.core.origins import SameOriginSession, insecure_url_problem
 from tap_audience.eqworks.auth import write_token_file
 
 DEFAULT_AUTH_URL = "https://auth.eqworks.io/prod"
+# The tap's `eq_auth_url` as an environment variable (`--config=ENV`, Meltano).
+AUTH_URL_ENV = "TAP_AUDIENCE_EQ_AUTH_URL"
 
 
 @click.command(name="eq-login")
 @click.option("--user", required=True, help="EQ account email.")
 @click.option("--product", type=click.Choice(["atom", "locus"]), required=True, help="Token scope.")
 @click.option("--token-file", type=click.Path(dir_okay=False), help="Write the token here.")
-@click.option("--auth-url", default=DEFAULT_AUTH_URL, show_default=True, help="keywarden URL.")
+@click.option(
+    "--auth-url",
+    default=DEFAULT_AUTH_URL,
+    envvar=AUTH_URL_ENV,
+    show_default=True,
+    show_envvar=True,
+    help="keywarden URL (with its stage), as the tap's eq_auth_url.",
+)
 @click.option(
     "--allow-insecure-http",
     is_flag=True,
@@ -33,7 +46,7 @@ def eq_login(
     user: str, product: str, token_file: str | None, auth_url: str, allow_insecure_http: bool
 ) -> None:
     """Log in to EQ with a one-time passcode and store or print the token."""
-    if not allow_insecure_http and (problem := insecure_url_problem("--auth-url", auth_url)):
+    if not allow_insecure_http and (problem := insecure_url_problem(_auth_url_source(), auth_url)):
         raise ConfigurationError(
             problem.replace("allow_insecure_http: true", "--allow-insecure-http")
         )
@@ -65,3 +78,11 @@ def eq_login(
     else:
         click.echo(f"The {product} token (valid until {until}) follows on stdout.", err=True)
         click.echo(token)
+
+
+def _auth_url_source() -> str:
+    """How the user gave the URL, for error messages: the option or the environment variable."""
+    source = click.get_current_context().get_parameter_source("auth_url")
+    if source is click.core.ParameterSource.ENVIRONMENT:
+        return f"--auth-url (from {AUTH_URL_ENV})"
+    return "--auth-url"

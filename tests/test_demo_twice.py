@@ -1,0 +1,142 @@
+"""`bash scripts/demo.sh`, twice: the second run shows the same tables as the first.
+
+The demo deletes output/sandbox.duckdb before its `meltano run`; if that run resumed from the
+state the first demo stored, the new file would hold only the lookback (9 Angus rows instead
+of the whole month). The demo passes `--full-refresh` for that; this test proves it.
+
+The demo runs as the README shows it, `bash scripts/demo.sh`, in a throwaway copy of the Meltano
+project (tests/meltano_project.py) whose `scripts/demo.sh` and `scripts/show_duckdb.py` are links
+to the repository's files and whose `.venv` and `.venv-meltano` are links to the real venvs.
+`DEMO_SKIP_BOOTSTRAP=1` skips bootstrap.sh's pip checks (the venvs exist: they run this test).
+
+In the demo the tap starts its own sandbox on the real clock (`sandbox: true`), whose newest
+Angus bucket and recent ATOM days change minute by minute. For the two runs to be comparable
+row for row, `TAP_AUDIENCE_START_DATE`/`TAP_AUDIENCE_END_DATE` pin the range to settled days
+(the demo's command line is untouched: Meltano hands those settings to the tap).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tap_audience.sandbox import Sandbox
+from tests.meltano_project import (
+    DEMO,
+    ENVIRONMENT,
+    MELTANO_BIN,
+    MELTANO_MISSING,
+    REPO,
+    STREAMS,
+    UTC,
+    MeltanoProject,
+    loader_config,
+)
+
+duckdb = pytest.importorskip("duckdb")
+if not MELTANO_BIN.exists():
+    pytest.skip(MELTANO_MISSING, allow_module_level=True)
+
+DEMO_FILES = ("scripts/demo.sh", "scripts/show_duckdb.py")
+DUCKDB = loader_config("target-duckdb", ENVIRONMENT)
+# Settled data: ATOM days settle over three days, and only the current Angus hour is partial.
+END = dt.datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=4)
+START = END - dt.timedelta(days=7)
+# The sandbox anchors its campaigns' dates to the local day in these zones when it starts (a
+# start on either side of a midnight gives other ATOM rows): see day_stamp().
+CAMPAIGN_ZONES = ("America/Toronto", "America/Vancouver", "UTC")
+
+Tables = dict[str, tuple[int, str]]
+
+
+def day_stamp() -> tuple[dt.date, ...]:
+    now = dt.datetime.now(UTC)
+    return tuple(now.astimezone(ZoneInfo(zone)).date() for zone in CAMPAIGN_ZONES)
+
+
+def tables_in(path: Path) -> tuple[Tables, list[dict[str, Any]]]:
+    """Every table's (row count, SHA-256 of its sorted rows), and the Angus rows themselves."""
+    tables: Tables = {}
+    with duckdb.connect() as connection:  # closed again: an open handle locks the next run out
+        # An alias: the file's own catalog name ("sandbox") equals the schema's.
+        connection.execute(f"ATTACH '{path}' AS loaded (READ_ONLY)")
+        names = connection.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = 'loaded' AND table_schema = ?",
+            [DUCKDB["default_target_schema"]],
+        ).fetchall()
+        angus: list[dict[str, Any]] = []
+        for (name,) in names:
+            cursor = connection.execute(
+                f'SELECT * FROM loaded."{DUCKDB["default_target_schema"]}"."{name}"'
+            )
+            columns = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+            digest = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
+            tables[name] = (len(rows), digest)
+            if name == "angus_entities":
+                angus = [dict(zip(columns, row, strict=True)) for row in rows]
+    return tables, angus
+
+
+def run_demo(project: MeltanoProject) -> tuple[Tables, list[dict[str, Any]]]:
+    env = {
+        "DEMO_SKIP_BOOTSTRAP": "1",
+        "TAP_AUDIENCE_START_DATE": START.isoformat(),
+        "TAP_AUDIENCE_END_DATE": END.isoformat(),
+    }
+    shown = project.shell(DEMO, env=env).stdout
+    tables, angus = tables_in(project.root / DUCKDB["filepath"])
+    # What the demo printed (show_duckdb.py) is what the file holds.
+    printed = {
+        name: int(count)
+        for name, count in re.findall(
+            rf"^== {DUCKDB['default_target_schema']}\.(\w+): (\d+) rows$", shown, re.MULTILINE
+        )
+    }
+    assert printed == {name: count for name, (count, _) in tables.items()}
+    return tables, angus
+
+
+def expected_angus() -> set[tuple[str, str, int | None]]:
+    """(camera, bucket start, passing_by) of every bucket the demo's sandbox has in the range."""
+    oracle = Sandbox(seed=0)  # what `sandbox: true` starts (sandbox_seed defaults to 0)
+    return {
+        (record["client_id"], record["bucket_start"], record["passing_by"])
+        for client_id, _ in oracle.cameras
+        for record in oracle.expected_angus(client_id, START, END)
+    }
+
+
+@pytest.mark.slow
+def test_the_demo_run_twice_shows_the_same_tables(tmp_path):
+    project = MeltanoProject(tmp_path / "project")
+    project.link_venvs()
+    for name in DEMO_FILES:
+        (project.root / name).parent.mkdir(exist_ok=True)
+        (project.root / name).symlink_to(REPO / name)
+
+    for _ in range(2):  # a second try only if a campaign's local day changed in between
+        days = day_stamp()
+        first, _ = run_demo(project)
+        second, angus = run_demo(project)
+        if day_stamp() == days:
+            break
+
+    assert set(first) == STREAMS  # every stream has a table
+    assert all(count for count, _ in first.values()), first
+    # The same rows, not only as many: the second run did not resume from the first's state.
+    assert second == first
+    # And they are all of them: every Angus bucket the sandbox has in the range.
+    loaded = {
+        (row["client_id"], row["bucket_start"].replace(tzinfo=UTC).isoformat(), row["passing_by"])
+        for row in angus
+    }
+    assert len(loaded) == first["angus_entities"][0]
+    assert loaded == expected_angus()
