@@ -20,7 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tap_audience.settings import CONFIG_SCHEMA  # noqa: E402
+from tap_audience.connector.settings import CONFIG_SCHEMA  # noqa: E402
 
 README = ROOT / "README.md"
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"

@@ -1,5 +1,5 @@
 """`python -m tap_audience` runs the tap's command line."""
 
-from tap_audience.cli import main
+from tap_audience.singer.cli import main
 
 main()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tap_audience.tap import RunFailedError, TapAudience
+from tap_audience.singer.tap import RunFailedError, TapAudience
 
 START = "2026-11-01T00:00:00+00:00"
 

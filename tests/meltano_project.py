@@ -20,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -43,7 +45,8 @@ MELTANO_MISSING = (
     "or point MELTANO_BIN at a meltano executable"
 )
 # Venvs hard-code their own absolute path, so the cache must sit at a stable place (not in tmp).
-# Delete it after changing the tap's dependencies: Meltano only fingerprints `pip_url`.
+# Meltano only fingerprints `pip_url`, so the tap's venv there is rebuilt (fresh_tap_venv)
+# whenever pyproject.toml (dependencies, console scripts, packages) changes.
 PLUGIN_CACHE = REPO / ".meltano-cache"
 # The tap's venv (the one running the tests, if the tap is installed there) and Meltano's:
 # linked into a project copy as `.venv` and `.venv-meltano`, so commands written for the
@@ -229,7 +232,19 @@ def cache_lock() -> Iterator[None]:
     PLUGIN_CACHE.mkdir(exist_ok=True)
     with (PLUGIN_CACHE / "tests.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        fresh_tap_venv()
         yield
+
+
+def fresh_tap_venv() -> None:
+    """Drop the cached tap venv if pyproject.toml changed since it was built: its editable
+    install would keep the old console script (`tap_audience.cli` after a move, say)."""
+    stamp = PLUGIN_CACHE / "tap-pyproject.sha256"
+    digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text(encoding="utf-8") == digest:
+        return
+    shutil.rmtree(PLUGIN_CACHE / "extractors" / "tap-audience", ignore_errors=True)
+    stamp.write_text(digest, encoding="utf-8")
 
 
 def tap_env(sandbox: Sandbox) -> dict[str, str]:

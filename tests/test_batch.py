@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tap_audience.tap import TapAudience
+from tap_audience.singer.tap import TapAudience
 from tests.helpers import SyncResult, parse_messages, run_tap, sandbox_config
 from tests.test_interrupt import (
     START,

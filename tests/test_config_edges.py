@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_audience.config_checks import config_problems
+from tap_audience.connector.config_checks import config_problems
 from tests.helpers import eq_login_without_input, parse_messages, sandbox_config
 
 ROOT = Path(__file__).resolve().parents[1]

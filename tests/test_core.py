@@ -6,7 +6,7 @@ import datetime as dt
 
 from singer_sdk.testing import get_tap_test_class
 
-from tap_audience.tap import TapAudience
+from tap_audience.singer.tap import TapAudience
 
 # `sandbox: true` starts the built-in sandbox in-process on the real clock, exactly as a user's
 # demo does; three days keep the suite quick.

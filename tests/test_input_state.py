@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_audience.input_state import StateError
+from tap_audience.singer.input_state import StateError
 from tests.helpers import parse_messages, run_tap, sandbox_config
 
 ROOT = Path(__file__).resolve().parents[1]

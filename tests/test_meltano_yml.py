@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tap_audience.settings import CONFIG_SCHEMA
+from tap_audience.connector.settings import CONFIG_SCHEMA
 from tests.meltano_project import ENVIRONMENT, PRODUCTION, loader_config
 
 ROOT = Path(__file__).resolve().parents[1]

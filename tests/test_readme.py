@@ -54,8 +54,8 @@ import pytest
 import requests
 import yaml
 
+from tap_audience.connector.settings import URL_SETTINGS
 from tap_audience.sandbox import DIMENSIONS, Sandbox
-from tap_audience.settings import URL_SETTINGS
 from tests.helpers import expected_insights
 from tests.meltano_project import (
     DEMO,

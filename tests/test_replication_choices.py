@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tap_audience.core.timeutil import parse_datetime
-from tap_audience.tap import TapAudience
+from tap_audience.singer.tap import TapAudience
 from tests.helpers import START, parse_messages, run_tap, sandbox_config
 
 STREAM = "angus_entities"

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tap_audience.streams import STREAM_TYPES
+from tap_audience.singer.streams import STREAM_TYPES
 from tests.helpers import run_tap, sandbox_config
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"

@@ -10,7 +10,7 @@ import pytest
 from singer_sdk.singerlib.encoding.simple import RecordMessage, StateMessage
 
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
-from tap_audience.core.writer import BufferedSingerWriter
+from tap_audience.singer.writer import BufferedSingerWriter
 
 
 class SignalOnFlush(io.StringIO):

@@ -1,7 +1,7 @@
 """An endpoint declared as data plus three small behaviours: plan, request, parse.
 
 This layer produces records and window bookkeeping and knows nothing about Singer, so a
-second output protocol can drive the same endpoints. A Singer stream (`tap_audience.stream`)
+second output protocol can drive the same endpoints. A Singer stream (`tap_audience.singer.stream`)
 adapts one endpoint: it supplies the bookmark and emits what the endpoint yields.
 """
 
@@ -20,8 +20,8 @@ from tap_audience.core.http import ApiRequest, VendorClient, malformed
 from tap_audience.core.windows import Window
 
 if TYPE_CHECKING:
-    from tap_audience.connections import Connections
-    from tap_audience.settings import Settings
+    from tap_audience.connector.connections import Connections
+    from tap_audience.connector.settings import Settings
 
 LOGGER = logging.getLogger("tap_audience.endpoint")
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tap_audience.connector.settings import Coordinate, parse_coordinate
 from tap_audience.core.convert import as_float, as_int, as_str
 from tap_audience.core.endpoint import FullTableEndpoint, Partition, Record
 from tap_audience.core.errors import NotEntitledError, VendorError
 from tap_audience.core.http import ApiRequest, VendorClient
 from tap_audience.core.windows import Window
-from tap_audience.settings import Coordinate, parse_coordinate
 
 HH_SEGMENTS_PATH = "/prod/segment/hh-segments"
 

@@ -13,9 +13,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from tap_audience.connector.settings import (
+    SANDBOX_REPLACES,
+    URL_SETTINGS,
+    eq_login_hint,
+    parse_coordinate,
+)
 from tap_audience.core.origins import insecure_url_problem
 from tap_audience.core.timeutil import parse_datetime
-from tap_audience.settings import SANDBOX_REPLACES, URL_SETTINGS, eq_login_hint, parse_coordinate
 
 Config = Mapping[str, Any]
 

@@ -7,7 +7,7 @@ from tap_audience.core.endpoint import Endpoint
 from tap_audience.eqworks.campaigns import EqCampaigns
 from tap_audience.eqworks.insights import INSIGHTS_ENDPOINTS
 from tap_audience.eqworks.locus import LocusHouseholdSegments
-from tap_audience.stream import EndpointStream, singer_stream
+from tap_audience.singer.stream import EndpointStream, singer_stream
 
 ENDPOINTS: tuple[type[Endpoint], ...] = (
     AngusEntities,

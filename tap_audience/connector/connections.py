@@ -17,13 +17,13 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from tap_audience.angus.auth import AngusStreamAuthenticator
+from tap_audience.connector.settings import Settings
 from tap_audience.core.errors import ConfigurationError, TapAudienceError
 from tap_audience.core.http import RetryPolicy, VendorClient
 from tap_audience.core.limits import VendorLimits
 from tap_audience.core.origins import SameOriginSession
 from tap_audience.eqworks.auth import EqToken, EqTokenAuthenticator
 from tap_audience.eqworks.campaigns import Campaign, CampaignDirectory
-from tap_audience.settings import Settings
 
 USER_AGENT = "tap-audience/0.1"
 
@@ -41,7 +41,7 @@ class EqProduct:
     vendor: str
 
 
-LOGGER = logging.getLogger("tap_audience.connections")
+LOGGER = logging.getLogger("tap_audience.connector.connections")
 
 
 class Connections:

@@ -10,13 +10,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from tap_audience.angus.entities import AngusEntities
+from tap_audience.connector.runtime import Runtime
 from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.http import ApiRequest
 from tap_audience.core.jwt_claims import expires_at
 from tap_audience.core.timeutil import floor_hour
 from tap_audience.core.windows import Window
 from tap_audience.eqworks.locus import LocusHouseholdSegments
-from tap_audience.runtime import Runtime
 
 
 @dataclass(frozen=True)

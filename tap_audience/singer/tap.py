@@ -16,20 +16,21 @@ from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.singerlib.encoding.simple import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 
-from tap_audience import input_catalog
-from tap_audience.checks import check_vendors
-from tap_audience.config_checks import config_problems
-from tap_audience.config_input import (
+from tap_audience.connector.checks import check_vendors
+from tap_audience.connector.config_checks import config_problems
+from tap_audience.connector.runtime import Runtime
+from tap_audience.connector.settings import CONFIG_SCHEMA, secret_values
+from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, TapAudienceError
+from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
+from tap_audience.core.redaction import REDACTOR, install_redaction
+from tap_audience.singer import input_catalog
+from tap_audience.singer.config_input import (
     env_problems,
     read_config_file,
     warn_about_dates,
     warn_about_names,
 )
-from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, TapAudienceError
-from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
-from tap_audience.core.redaction import REDACTOR, install_redaction
-from tap_audience.core.writer import BufferedSingerWriter
-from tap_audience.input_state import (
+from tap_audience.singer.input_state import (
     StateError,
     check_bookmarks,
     read_catalog_file,
@@ -37,10 +38,9 @@ from tap_audience.input_state import (
     unwrap,
     warn_unmatched,
 )
-from tap_audience.runtime import Runtime
-from tap_audience.settings import CONFIG_SCHEMA, secret_values
-from tap_audience.stream import EndpointStream
-from tap_audience.streams import STREAM_TYPES
+from tap_audience.singer.stream import EndpointStream
+from tap_audience.singer.streams import STREAM_TYPES
+from tap_audience.singer.writer import BufferedSingerWriter
 
 
 class RunFailedError(TapAudienceError):

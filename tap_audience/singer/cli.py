@@ -16,7 +16,7 @@ from tap_audience.core.errors import ConfigProblemsError, TapAudienceError
 from tap_audience.core.interrupt import SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
 from tap_audience.eqworks.login import eq_login
-from tap_audience.tap import TapAudience
+from tap_audience.singer.tap import TapAudience
 
 
 def main(argv: list[str] | None = None) -> None:

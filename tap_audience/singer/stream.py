@@ -39,7 +39,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
-    from tap_audience.tap import TapAudience
+    from tap_audience.singer.tap import TapAudience
 
 # Top-level `schemas/`, installed as the package `tap_audience.schemas` (see pyproject.toml).
 SCHEMAS = SchemaDirectory(importlib.resources.files("tap_audience.schemas"))

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tap_audience.connections import Connections
+from tap_audience.connector.connections import Connections
+from tap_audience.connector.settings import CONFIG_SCHEMA, SANDBOX_REPLACES, Settings
 from tap_audience.core.errors import ConfigurationError
 from tap_audience.core.fetch import ConcurrentFetcher, Fetcher, SequentialFetcher
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.report import RunReport
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
-from tap_audience.settings import CONFIG_SCHEMA, SANDBOX_REPLACES, Settings
 
 LOGGER = logging.getLogger("tap_audience")
 

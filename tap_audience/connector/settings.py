@@ -31,7 +31,7 @@ ANGUS_METRICS = (
 )
 ANGUS_TIME_BUCKETS = ("by_hour", "by_day")
 DEFAULT_START_DAYS_AGO = 30
-LOGGER = logging.getLogger("tap_audience.settings")
+LOGGER = logging.getLogger("tap_audience.connector.settings")
 # What `sandbox: true` points at the emulator (its URLs, credentials and partitions).
 SANDBOX_CREDENTIALS = (
     "angus_username",
