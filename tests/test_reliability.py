@@ -210,7 +210,7 @@ def test_a_503_maintenance_page_on_locus_is_retried(sandbox):
 def test_wrong_field_types_fail_the_partition_with_the_field_named(
     sandbox, caplog, path, stream, field
 ):
-    sandbox.inject(Fault.wrong_types(path=path, first=1))
+    sandbox.inject(Fault.wrong_types(path=path, limit=1))
     result = run_tap(sandbox_config(sandbox, **FAST), streams=[stream])
     assert re.search(rf"{stream} \[\w+=[^\]]+\] failed, skipping it", caplog.text)
     assert re.search(field, caplog.text), caplog.text
@@ -255,7 +255,7 @@ def test_a_failed_partition_stops_its_requests(sandbox, caplog):
 
 
 def test_wrong_types_in_the_campaign_list_fail_its_partition(sandbox, caplog):
-    sandbox.inject(Fault.wrong_types(path="/eq-api/beta/campaigns", first=1))
+    sandbox.inject(Fault.wrong_types(path="/eq-api/beta/campaigns", limit=1))
     result = run_tap(sandbox_config(sandbox), streams=["eq_campaigns"])
     assert re.search(r"eq_campaigns \[state=\w+\] failed, skipping it", caplog.text)
     assert "DaysLeft is 'n/a' (str), expected an integer" in caplog.text

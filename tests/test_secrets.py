@@ -49,7 +49,7 @@ def test_faulty_syncs_at_debug_level_leak_nothing(sandbox, tmp_path):
     config = sandbox_config(sandbox, max_retry_wait_seconds=0.05, max_retries=2)
     sandbox.inject(Fault.rate_limited(path="/angus-data", rate=0.2, seed=4))
     sandbox.inject(Fault.status(500, path="/eq-api", rate=0.1, seed=5))
-    sandbox.inject(Fault.wrong_types(path="/eq-api/beta/insights/lang", first=1))
+    sandbox.inject(Fault.wrong_types(path="/eq-api/beta/insights/lang", limit=1))
     sandbox.inject(Fault.expire_tokens(vendor="angus", schedule=[7]))
     sandbox.inject(Fault.expire_tokens(vendor="eq", path="/locus", schedule=[1]))
     process = run_tap(config, tmp_path)
