@@ -13,11 +13,14 @@ from pathlib import Path
 import pytest
 
 from tap_audience.connector.config_checks import config_problems
+from tap_audience.singer.batch_config import batch_problems
 from tests.helpers import eq_login_without_input, parse_messages, sandbox_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TAP = [sys.executable, "-m", "tap_audience"]
 HTTP_URL = "http://auth.eqworks.io/prod"
+
+SINGER_CHECKS = (batch_problems,)  # the checks the Singer face adds
 
 
 def run_cli(config, tmp_path, *args):
@@ -186,7 +189,8 @@ def test_batch_files_cannot_silently_skip_stream_maps():
         {
             "batch_config": {"encoding": {"format": "jsonl"}, "storage": {"root": "file://x"}},
             "stream_maps": {"eq_os": {"imps": "__NULL__"}},
-        }
+        },
+        SINGER_CHECKS,
     )
     assert problems == [
         "batch_config cannot be combined with stream_maps or flattening_enabled (batch files "
@@ -209,6 +213,8 @@ def test_config_problems_never_quote_a_secret():
     ],
 )
 def test_batch_settings_the_sdk_would_ignore_are_refused(encoding, problem):
-    problems = config_problems({"batch_config": {"encoding": encoding, "storage": {"root": "x"}}})
+    problems = config_problems(
+        {"batch_config": {"encoding": encoding, "storage": {"root": "x"}}}, SINGER_CHECKS
+    )
     assert [p for p in problems if problem and problem in p] == (problems if problem else [])
     assert bool(problems) == bool(problem)

@@ -9,11 +9,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tap_audience.singer.streams import STREAM_TYPES
+from tap_audience.singer.streams import STREAM_NAMES
 from tests.helpers import run_tap, sandbox_config
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
-STREAM_NAMES = [stream_type.name for stream_type in STREAM_TYPES]
 
 
 def load_schema(name: str) -> dict:

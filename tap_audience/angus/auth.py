@@ -2,8 +2,9 @@
 
 The token is reused until shortly before its `exp` claim (read without verifying: the tap
 cannot verify it and only needs the time). A 401 `expired_jwt` (clock skew, a revoked
-token) triggers one re-authentication and one retry, as Angus's own dashboard does; the
-lock makes concurrent workers share a single token request.
+token) triggers one re-authentication and one retry, as Angus's own dashboard does (the
+rule is in `angus.connection`); the lock makes concurrent workers share a single token
+request.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import logging
 import threading
 
 import requests
-from singer_sdk.authenticators import APIAuthenticatorBase
+from requests.auth import AuthBase
 
+from tap_audience.core.error_rules import Action
 from tap_audience.core.errors import CredentialsError, VendorError
 from tap_audience.core.http import ApiRequest, VendorClient
 from tap_audience.core.jwt_claims import expires_at
@@ -26,13 +28,12 @@ TOKEN_PATH = "/api-token-authstream/"  # noqa: S105 - a path, not a password
 REFRESH_MARGIN = dt.timedelta(minutes=5)
 
 
-class AngusStreamAuthenticator(APIAuthenticatorBase):
+class AngusStreamAuthenticator(AuthBase):
     """Bearer auth for one camera stream (client_id), re-authenticating before expiry."""
 
     def __init__(
         self, *, token_client: VendorClient, username: str, client_id: str, access_token: str
     ) -> None:
-        super().__init__()
         self._token_client = token_client
         self._username = username
         self.client_id = client_id
@@ -52,19 +53,11 @@ class AngusStreamAuthenticator(APIAuthenticatorBase):
                 )
             return self._token
 
-    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.current_token()}"
         return request
 
-    def reauthenticate_after(self, response: requests.Response) -> bool:
-        if response.status_code != 401:
-            return False
-        try:
-            code = response.json().get("code")
-        except (ValueError, AttributeError):
-            return False
-        if code != "expired_jwt":
-            return False
+    def reauthenticate(self, response: requests.Response) -> None:
         sent = (response.request.headers.get("Authorization") or "").removeprefix("Bearer ")
         with self._lock:
             # Another worker may already have replaced the token that failed: log it once.
@@ -73,7 +66,6 @@ class AngusStreamAuthenticator(APIAuthenticatorBase):
                 LOGGER.info(
                     "Angus token for camera stream %s expired; re-authenticating", self.client_id
                 )
-        return True
 
     def _fetch_token(self) -> str:
         request = ApiRequest(
@@ -88,7 +80,7 @@ class AngusStreamAuthenticator(APIAuthenticatorBase):
         try:
             body = self._token_client.request_json(request)
         except VendorError as exc:
-            if exc.status in (400, 401, 403):
+            if exc.action is Action.CREDENTIALS:
                 raise CredentialsError(
                     f"Angus rejected the credentials of camera stream {self.client_id} "
                     f"({exc.vendor_message}). Check angus_username and this stream's "

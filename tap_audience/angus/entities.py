@@ -12,13 +12,24 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from tap_audience.angus.connection import VENDOR, AngusConnection
+from tap_audience.angus.settings import AngusSettings
 from tap_audience.core.convert import as_float, as_int
-from tap_audience.core.endpoint import Endpoint, Partition, Record, resume_point
+from tap_audience.core.endpoint import Endpoint, EndpointInfo, Partition, Record, resume_point
 from tap_audience.core.http import ApiRequest, VendorClient
+from tap_audience.core.settings import RunSettings
 from tap_audience.core.timeutil import floor_day, floor_hour, isoformat_utc, parse_datetime
 from tap_audience.core.windows import Window, day_aligned_windows
 
 ENTITIES_PATH = "/api/1/entities"
+INFO = EndpointInfo(
+    name="angus_entities",
+    primary_keys=("client_id", "time_bucket", "bucket_start"),
+    replication_key="bucket_start",
+    partition_key="client_id",
+    vendor=VENDOR,
+    path=ENTITIES_PATH,
+)
 COUNT_METRICS = ("passing_by", "interested")
 AVERAGE_METRICS = ("stop_time", "attention_time", "satisfaction")
 CATEGORY_KEYS = {k: k for k in ("senior_female", "senior_male", "young_female", "young_male")}
@@ -78,12 +89,12 @@ def bucket_record(
 
 
 class AngusEntities(Endpoint):
-    name = "angus_entities"
-    primary_keys = ("client_id", "time_bucket", "bucket_start")
-    replication_key = "bucket_start"
-    partition_key = "client_id"
-    vendor = "Angus"
-    path = ENTITIES_PATH
+    def __init__(
+        self, run: RunSettings, settings: AngusSettings, connection: AngusConnection
+    ) -> None:
+        super().__init__(INFO, run)
+        self.settings = settings
+        self.connection = connection
 
     def all_partitions(self) -> list[dict[str, Any]]:
         # The bucket size is part of the partition: hourly and daily buckets are different
@@ -91,7 +102,7 @@ class AngusEntities(Endpoint):
         bucket = self.settings.angus_time_bucket
         return [
             {"client_id": camera.client_id, "time_bucket": bucket}
-            for camera in self.settings.angus_cameras
+            for camera in self.settings.cameras
         ]
 
     def bookmark_value(self, value: Any) -> str:
@@ -108,7 +119,7 @@ class AngusEntities(Endpoint):
         return "no Angus camera streams configured (set angus_username and angus_streams)"
 
     def client(self, partition: Partition) -> VendorClient:
-        return self.connections.angus(partition["client_id"])
+        return self.connection.client(partition["client_id"])
 
     def _floor(self, moment: dt.datetime) -> dt.datetime:
         return (
@@ -119,14 +130,14 @@ class AngusEntities(Endpoint):
 
     def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
         start = resume_point(
-            start=self.settings.start,
+            start=self.run.start,
             bookmark=parse_datetime(bookmark) if bookmark else None,
-            lookback=self.settings.angus_lookback,
+            lookback=self.settings.lookback,
         )
         return [
             Window(partition=partition, start=lower, end=upper)
             for lower, upper in day_aligned_windows(
-                self._floor(start), self.settings.end, self.settings.angus_window_days
+                self._floor(start), self.run.end, self.settings.angus_window_days
             )
         ]
 
@@ -150,14 +161,12 @@ class AngusEntities(Endpoint):
             raise self.malformed(f"nb_of_pages is {pages!r}, expected a whole number")
         return [ApiRequest(self.path, self._params(window, p)) for p in range(2, pages + 1)]
 
-    def parse(self, window: Window, payload: Any) -> Iterator[Record]:
+    def rows(self, window: Window, payload: Any) -> Iterator[tuple[str, Any]]:
         entities = payload.get("entities") if isinstance(payload, dict) else None
         if not isinstance(entities, dict):
             raise self.malformed("the body has no 'entities' object")
         if extra := payload.keys() - KNOWN_TOP_LEVEL:
             self.note_unknown_fields("body", extra)
-        client_id = window.partition["client_id"]
-        time_bucket = self.settings.angus_time_bucket
         lower, upper = self._floor(window.start), window.end
         buckets = []
         for key, metrics in entities.items():
@@ -174,7 +183,17 @@ class AngusEntities(Endpoint):
                 buckets.append((bucket_start, metrics))
         buckets.sort(key=lambda item: item[0])
         for bucket_start, metrics in buckets:
-            try:
-                yield bucket_record(client_id, time_bucket, bucket_start, metrics)
-            except (TypeError, ValueError, AttributeError) as exc:
-                raise self.malformed(f"bucket {isoformat_utc(bucket_start)}: {exc}") from None
+            yield f"bucket {isoformat_utc(bucket_start)}", (bucket_start, metrics)
+
+    def record(self, window: Window, row: Any) -> Record:
+        bucket_start, metrics = row
+        return bucket_record(
+            window.partition["client_id"], self.settings.angus_time_bucket, bucket_start, metrics
+        )
+
+
+def endpoints(
+    run: RunSettings, settings: AngusSettings, connection: AngusConnection
+) -> list[Endpoint]:
+    """Angus's endpoints for one run."""
+    return [AngusEntities(run, settings, connection)]

@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from tap_audience.angus.entities import AngusEntities
 from tap_audience.connector.runtime import Runtime
 from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.http import ApiRequest
 from tap_audience.core.jwt_claims import expires_at
 from tap_audience.core.timeutil import floor_hour
 from tap_audience.core.windows import Window
-from tap_audience.eqworks.locus import LocusHouseholdSegments
+from tap_audience.eqworks.locus import HH_SEGMENTS_PATH
 
 
 @dataclass(frozen=True)
@@ -38,12 +37,12 @@ def skipped(vendor: str, message: str) -> VendorCheck:
 
 
 def check_angus(runtime: Runtime) -> VendorCheck:
-    cameras = runtime.settings.angus_cameras
+    cameras = runtime.settings.angus.cameras
     if not cameras:
         return skipped("Angus", "set angus_username and angus_streams")
     problems = []
     for camera in cameras:
-        auth = runtime.connections.angus(camera.client_id).auth
+        auth = runtime.angus.authenticator(camera.client_id)
         try:
             auth.current_token()
         except TapAudienceError as exc:
@@ -51,9 +50,9 @@ def check_angus(runtime: Runtime) -> VendorCheck:
     if problems:
         return VendorCheck("Angus", "FAILED", "; ".join(problems))
     # One small data request: a wrong angus_api_url must fail here, not in the first sync.
-    endpoint = AngusEntities(runtime.settings, runtime.connections)
+    endpoint = runtime.endpoints["angus_entities"]
     partition = endpoint.all_partitions()[0]
-    end = floor_hour(runtime.settings.end)
+    end = floor_hour(runtime.settings.run.end)
     window = Window(partition=partition, start=end - dt.timedelta(hours=1), end=end)
     try:
         endpoint.client(partition).request_json(endpoint.first_request(window))
@@ -65,33 +64,33 @@ def check_angus(runtime: Runtime) -> VendorCheck:
 
 
 def _token_validity(runtime: Runtime, product: str) -> str:
-    token = runtime.connections.eq_token(product)
+    token = runtime.eq.eq_token(product)
     expires = expires_at(token.value, what=token.setting)
     return f"token valid until {expires.date().isoformat()}" if expires else "token never expires"
 
 
 def check_atom(runtime: Runtime) -> VendorCheck:
-    if not runtime.settings.eq_jwt:
+    if not runtime.settings.eq.atom_token:
         return skipped("EQ ATOM", "set eq_jwt or eq_token_file")
     try:
         validity = _token_validity(runtime, "atom")
-        campaigns = runtime.connections.campaigns().campaigns()
+        campaigns = runtime.eq.campaigns().campaigns()
     except TapAudienceError as exc:
         return VendorCheck("EQ ATOM", "FAILED", str(exc))
     return VendorCheck("EQ ATOM", "ok", f"{validity}; {len(campaigns)} campaign(s) visible")
 
 
 def check_locus(runtime: Runtime) -> VendorCheck:
-    if problem := LocusHouseholdSegments(runtime.settings, runtime.connections).unusable_config():
+    if problem := runtime.endpoints["locus_hh_segments"].unusable_config():
         return VendorCheck("EQ LOCUS", "FAILED", problem)
-    if not runtime.settings.locus_jwt:
+    if not runtime.settings.eq.locus_token:
         return skipped("EQ LOCUS", "set locus_jwt or locus_token_file, and locus_coords")
     try:
         validity = _token_validity(runtime, "locus")
-        coords = runtime.settings.locus_coords
+        coords = runtime.settings.eq.locus_coords
         if coords:
-            runtime.connections.locus().request_json(
-                ApiRequest("/prod/segment/hh-segments", [("coords[]", coords[0].text)])
+            runtime.eq.locus().request_json(
+                ApiRequest(HH_SEGMENTS_PATH, [("coords[]", coords[0].text)])
             )
     except TapAudienceError as exc:
         return VendorCheck("EQ LOCUS", "FAILED", str(exc))

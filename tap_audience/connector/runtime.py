@@ -1,4 +1,5 @@
-"""What one run of the tap shares: resolved settings, HTTP connections, maybe a sandbox."""
+"""What one run of the connector shares: settings, clients, vendor connections, endpoints,
+the fetcher, the run report, maybe a sandbox. Protocol-neutral: a face (Singer) drives it."""
 
 from __future__ import annotations
 
@@ -6,17 +7,18 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tap_audience.connector.connections import Connections
+from tap_audience.angus.connection import AngusConnection
+from tap_audience.connector import endpoints
 from tap_audience.connector.settings import CONFIG_SCHEMA, SANDBOX_REPLACES, Settings
+from tap_audience.core.clients import ClientFactory
+from tap_audience.core.endpoint import Endpoint
 from tap_audience.core.errors import ConfigurationError
 from tap_audience.core.fetch import ConcurrentFetcher, Fetcher, SequentialFetcher
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.report import RunReport
-from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
+from tap_audience.eqworks.connection import ATOM_VENDOR, LOCUS_VENDOR, EqConnection
 
 LOGGER = logging.getLogger("tap_audience")
-
-ATOM_STREAMS = {"eq_campaigns", *(f"eq_{dimension}" for dimension in INSIGHT_DIMENSIONS)}
 
 
 class Runtime:
@@ -40,21 +42,24 @@ class Runtime:
         self.settings = Settings.from_config(effective)
         REDACTOR.register(self.settings.secrets())
         self.report = RunReport()
-        self.connections = Connections(
-            self.settings, on_retry=self.report.count_retry, retry_unreachable=not probing
+        self.clients = ClientFactory(
+            self.settings.run, on_retry=self.report.count_retry, retry_unreachable=not probing
         )
-        workers = self.settings.max_concurrency
+        self.angus = AngusConnection(self.settings.angus, self.clients)
+        self.eq = EqConnection(self.settings.eq, self.clients)
+        self.endpoints: dict[str, Endpoint] = endpoints.build(self.settings, self.angus, self.eq)
+        workers = self.settings.run.max_concurrency
         self.fetcher: Fetcher = ConcurrentFetcher(workers) if workers > 1 else SequentialFetcher()
 
     def configured_vendors(self) -> set[str]:
         """The vendors whose credentials (and partitions, for LOCUS) are set."""
-        settings, vendors = self.settings, set()
-        if settings.angus_cameras:
+        angus, eq, vendors = self.settings.angus, self.settings.eq, set()
+        if angus.cameras:
             vendors.add("Angus")
-        if settings.eq_jwt:
-            vendors.add("EQ ATOM")
-        if settings.locus_jwt and settings.locus_coords:
-            vendors.add("EQ LOCUS")
+        if eq.atom_token:
+            vendors.add(ATOM_VENDOR)
+        if eq.locus_token and eq.locus_coords:
+            vendors.add(LOCUS_VENDOR)
         return vendors
 
     def require_a_vendor(self, selected_vendors: set[str]) -> None:
@@ -69,14 +74,15 @@ class Runtime:
 
     def preflight(self, streams: Iterable[str]) -> None:
         """Check (and refresh) each EQ token the selected streams need, before any data moves."""
-        names = set(streams)
-        if self.settings.eq_jwt and names & ATOM_STREAMS:
-            self.connections.eq_token("atom")
-        if self.settings.locus_jwt and self.settings.locus_coords and "locus_hh_segments" in names:
-            self.connections.eq_token("locus")
+        vendors = {self.endpoints[name].vendor for name in streams}
+        eq = self.settings.eq
+        if eq.atom_token and ATOM_VENDOR in vendors:
+            self.eq.eq_token("atom")
+        if eq.locus_token and eq.locus_coords and LOCUS_VENDOR in vendors:
+            self.eq.eq_token("locus")
 
     def close(self) -> None:
-        self.connections.close()  # first: requests still queued give up instead of retrying
+        self.clients.close()  # first: requests still queued give up instead of retrying
         self.fetcher.close()
         if self.sandbox is not None:
             self.sandbox.stop()

@@ -1,8 +1,10 @@
 """An endpoint declared as data plus three small behaviours: plan, request, parse.
 
-This layer produces records and window bookkeeping and knows nothing about Singer, so a
-second output protocol can drive the same endpoints. A Singer stream (`tap_audience.singer.stream`)
-adapts one endpoint: it supplies the bookmark and emits what the endpoint yields.
+This layer produces records and window bookkeeping and knows no output protocol and no
+vendor: a face (the Singer stream adapter in `tap_audience.singer.stream`) supplies the
+bookmark and emits what the endpoint yields. An endpoint's static facts are an
+`EndpointInfo`, known before any run (discovery); the endpoint itself is built per run from
+the run's settings and its vendor's settings and connection.
 """
 
 from __future__ import annotations
@@ -13,15 +15,13 @@ import json
 import logging
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 from tap_audience.core.errors import MalformedResponseError
 from tap_audience.core.http import ApiRequest, VendorClient, malformed
+from tap_audience.core.settings import RunSettings
 from tap_audience.core.windows import Window
-
-if TYPE_CHECKING:
-    from tap_audience.connector.connections import Connections
-    from tap_audience.connector.settings import Settings
 
 LOGGER = logging.getLogger("tap_audience.endpoint")
 
@@ -29,19 +29,50 @@ Record = dict[str, Any]
 Partition = Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class EndpointInfo:
+    """What a stream is, before any run: its name, keys, cursor, vendor and path."""
+
+    name: str
+    primary_keys: tuple[str, ...]
+    partition_key: str
+    vendor: str
+    path: str
+    replication_key: str | None = None
+
+
 class Endpoint(abc.ABC):
-    """One vendor endpoint. Subclasses set the class attributes and implement the hooks."""
+    """One vendor endpoint. Subclasses implement the hooks; `info` holds the data."""
 
-    name: ClassVar[str]
-    primary_keys: ClassVar[tuple[str, ...]]
-    replication_key: ClassVar[str | None] = None
-    partition_key: ClassVar[str]
-    vendor: ClassVar[str]
-
-    def __init__(self, settings: Settings, connections: Connections) -> None:
-        self.settings = settings
-        self.connections = connections
+    def __init__(self, info: EndpointInfo, run: RunSettings) -> None:
+        self.info = info
+        self.run = run
         self._unknown_seen: set[str] = set()
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def primary_keys(self) -> tuple[str, ...]:
+        return self.info.primary_keys
+
+    @property
+    def replication_key(self) -> str | None:
+        return self.info.replication_key
+
+    @property
+    def partition_key(self) -> str:
+        return self.info.partition_key
+
+    @property
+    def vendor(self) -> str:
+        return self.info.vendor
+
+    @property
+    def path(self) -> str:
+        """The endpoint's path, used in requests and in error messages."""
+        return self.info.path
 
     def note_unknown_fields(self, where: str, names: Iterable[str]) -> None:
         """Log, once per stream and field, fields the vendor sent that the tap does not extract."""
@@ -66,7 +97,7 @@ class Endpoint(abc.ABC):
         The shard follows the partition key alone, so a partition keeps its shard when other
         parts of its context (Angus's bucket size) change.
         """
-        count, index = self.settings.shard_count, self.settings.shard_index
+        count, index = self.run.shard_count, self.run.shard_index
         return [
             p
             for p in self.all_partitions()
@@ -116,30 +147,41 @@ class Endpoint(abc.ABC):
         """Requests the first response makes necessary (pages 2..n). None by default."""
         return []
 
-    @abc.abstractmethod
     def parse(self, window: Window, payload: Any) -> Iterator[Record]:
-        """Records of one response, in emission order, with their final types."""
+        """Records of one response, in emission order, with their final types.
 
-    @property
+        The skeleton every endpoint shares: `rows` checks the payload's container and gives
+        each row (noting fields the tap does not extract); `record` builds one record. A row
+        that cannot be built makes the whole response malformed, naming the row.
+        """
+        for where, row in self.rows(window, payload):
+            try:
+                yield self.record(window, row)
+            except KeyError as exc:
+                raise self.malformed(f"{where}: no {exc}") from None
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise self.malformed(f"{where}: {exc}") from None
+
     @abc.abstractmethod
-    def path(self) -> str:
-        """The endpoint's path, used in requests and in error messages."""
+    def rows(self, window: Window, payload: Any) -> Iterator[tuple[str, Any]]:
+        """(what to call it in an error, row) for each row of a response, in emission order.
+
+        Raises `self.malformed(...)` when the payload is not the documented container.
+        """
+
+    @abc.abstractmethod
+    def record(self, window: Window, row: Any) -> Record:
+        """The record of one row; KeyError, TypeError, ValueError mean a malformed row."""
 
     def malformed(self, what: str) -> MalformedResponseError:
         return malformed(what, vendor=self.vendor, path=self.path)
-
-    def check_access(self, error: Exception, partition: Partition) -> Exception:
-        """Translate a vendor error on this partition (e.g. into NotEntitledError)."""
-        return error
 
 
 class FullTableEndpoint(Endpoint):
     """An endpoint read whole on every run: one window per partition, no bookmark."""
 
-    replication_key = None
-
     def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
-        return [Window(partition=partition, start=self.settings.end, end=self.settings.end)]
+        return [Window(partition=partition, start=self.run.end, end=self.run.end)]
 
 
 def shard_of(partition: Mapping[str, Any], shard_count: int) -> int:

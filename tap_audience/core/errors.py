@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from tap_audience.core.error_rules import Action, ErrorRule
+
 
 class TapAudienceError(Exception):
     """Base class: `str(error)` is the one readable line shown to the user."""
@@ -31,14 +36,27 @@ class VendorError(TapAudienceError):
     """A vendor answered with an error status that retrying will not fix."""
 
     def __init__(
-        self, *, vendor: str, status: int, path: str, vendor_message: str, url: str | None = None
+        self,
+        *,
+        vendor: str,
+        status: int,
+        path: str,
+        vendor_message: str,
+        url: str | None = None,
+        rule: ErrorRule | None = None,
     ) -> None:
         self.vendor = vendor
         self.status = status
         self.path = path
         self.vendor_message = vendor_message
+        # The vendor's rule that says what this answer means (None: no rule matched).
+        self.rule = rule
         # The whole URL (never the query), which makes a wrong or doubled base path obvious.
         super().__init__(f"{vendor} answered HTTP {status} for {url or path}: {vendor_message}")
+
+    @property
+    def action(self) -> Action | None:
+        return self.rule.action if self.rule is not None else None
 
 
 class NotEntitledError(TapAudienceError):
@@ -63,3 +81,18 @@ class RequestFailedError(TapAudienceError):
 
 class RedirectRefusedError(RequestFailedError):
     """A vendor redirected a request to another origin; it was not followed (nor retried)."""
+
+
+def failure_of(error: TapAudienceError, partition: Mapping[str, Any]) -> TapAudienceError:
+    """The error a failed partition reports: its rule's explanation, typed by its action.
+
+    `explain` may name `{error}` and the partition's fields (`{campaign_id}`, `{coords}`).
+    """
+    if not isinstance(error, VendorError) or error.rule is None or not error.rule.explain:
+        return error
+    line = error.rule.explain.format(error=error, **partition)
+    if error.rule.action is Action.NOT_ENTITLED:
+        return NotEntitledError(line)
+    if error.rule.action is Action.STOP_RUN:
+        return AccountCredentialsError(line)
+    return TapAudienceError(line)

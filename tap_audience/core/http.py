@@ -1,9 +1,11 @@
 """One HTTP client for both vendors: JSON in, JSON out, retries, readable errors.
 
-Retried: connection errors, timeouts, bodies cut off mid-stream, 429 and 5xx (waiting what
-`Retry-After` asks, capped). Re-authenticated once: a response the authenticator recognises
-as an expired token. Everything else becomes a `VendorError` naming the vendor, the path
-(never the query string, which may carry identifiers) and the vendor's own message.
+Retried: connection errors, timeouts, bodies cut off mid-stream, and the answers the
+vendor's error table (`core.error_rules`) marks RETRY (429 and 5xx for every vendor),
+waiting what `Retry-After` asks, capped. Re-authenticated once: an answer the table marks
+REAUTHENTICATE. Every other error answer becomes a `VendorError` carrying its rule, naming the
+vendor, the URL (never the query string, which may carry identifiers) and the vendor's own
+message.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import backoff
 import requests
 
+from tap_audience.core.error_rules import Action, ErrorRules
 from tap_audience.core.errors import (
     MalformedResponseError,
     RedirectRefusedError,
@@ -35,9 +38,15 @@ from tap_audience.core.redaction import REDACTOR, one_line
 
 LOGGER = logging.getLogger("tap_audience.http")
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Answers that usually mean the base URL is wrong (a doubled or missing path part).
-URL_STATUSES = frozenset({404, 405})
+
+class Authenticator(Protocol):
+    """A requests auth callable that can replace a credential the vendor refused."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest: ...
+
+    def reauthenticate(self, response: requests.Response) -> None:
+        """Get a fresh credential after `response` refused the one it was sent with (once,
+        however many workers ask); raise when no fresh one can be had."""
 
 
 @dataclass(frozen=True)
@@ -155,11 +164,11 @@ class VendorClient:
     vendor: str
     base_url: str
     session: requests.Session
+    # What each error answer means (retry, re-authenticate, fail the partition, ...).
+    rules: ErrorRules
     # The setting the base URL comes from, named when an answer suggests the URL is wrong.
     base_url_setting: str | None = None
-    # A requests auth callable; if it also has `reauthenticate_after(response) -> bool`, a
-    # 401/403 it recognises as an expired token gets one fresh token and one retry.
-    auth: Any = None
+    auth: Authenticator | None = None
     timeout_seconds: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -256,30 +265,42 @@ class VendorClient:
             raise RunStoppingError(f"{self.vendor} {request.path}: not sent, no longer needed")
         stats.sent()
         response, generation = self._send(request)
-        if self.auth is not None and response.status_code in (401, 403):
-            reauth = getattr(self.auth, "reauthenticate_after", None)
-            if reauth is not None and reauth(response):
+        status = response.status_code
+        rule = None
+        if status >= 400:
+            message = vendor_message(response)
+            rule = self.rules.match(status, request.path, message)
+            if rule is not None and rule.action is Action.REAUTHENTICATE and self.auth is not None:
+                # One fresh credential, sent once; refused again, the answer means what the
+                # rest of the table says.
+                self.auth.reauthenticate(response)
                 stats.sent()
                 response, generation = self._send(request)
-        status = response.status_code
+                status = response.status_code
+                if status >= 400:
+                    message = vendor_message(response)
+                    rule = self.rules.match(
+                        status, request.path, message, skip=frozenset({Action.REAUTHENTICATE})
+                    )
         if self.limits is not None:
             if status == 429:
                 self.limits.concurrency.rate_limited(generation)
             elif status < 400:
                 self.limits.concurrency.succeeded()
-        if status in RETRYABLE_STATUSES:
-            raise RetryableError(
-                f"HTTP {status} {vendor_message(response)}",
-                parse_retry_after(response.headers.get("Retry-After")),
-            )
         if status >= 400:
+            if rule is not None and rule.action is Action.RETRY:
+                raise RetryableError(
+                    f"HTTP {status} {message}",
+                    parse_retry_after(response.headers.get("Retry-After")),
+                )
+            hint = self._setting_hint() if self.rules.suggests_wrong_url(status) else ""
             raise VendorError(
                 vendor=self.vendor,
                 status=status,
                 path=request.path,
                 url=self.url(request.path),
-                vendor_message=vendor_message(response)
-                + (self._setting_hint() if status in URL_STATUSES else ""),
+                vendor_message=message + hint,
+                rule=rule,
             )
         try:
             return response.json()

@@ -6,8 +6,9 @@ start of a run each configured token is decoded (`exp`), checked with a light `/
 when it expires within `eq_refresh_days`, refreshed; a refreshed token is written back to
 its token file (temp file + rename, mode 0600) so unattended runs keep working.
 
-Mid-run, a 401/403 `Invalid JWT` gets one refresh attempt and one retry; when keywarden
-refuses the refresh too, the run stops with instructions instead of looping.
+Mid-run, a 401/403 `Invalid JWT` (the rule is in `eqworks.connection`) gets one refresh
+attempt and one retry; when keywarden refuses the refresh too, the run stops with
+instructions instead of looping.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import threading
 from pathlib import Path
 
 import requests
-from singer_sdk.authenticators import APIAuthenticatorBase
+from requests.auth import AuthBase
 
+from tap_audience.core.error_rules import Action
 from tap_audience.core.errors import AccountCredentialsError, ConfigurationError, VendorError
-from tap_audience.core.http import URL_STATUSES, ApiRequest, VendorClient, vendor_message
+from tap_audience.core.http import ApiRequest, VendorClient
 from tap_audience.core.jwt_claims import claims_expiry, expires_at, unverified_claims
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.timeutil import utc_now
@@ -111,7 +113,7 @@ class EqToken:
                 )
             )
         except VendorError as exc:
-            if exc.status in URL_STATUSES:  # not keywarden's answer about the token
+            if exc.action is Action.URL_PROBLEM:  # not keywarden's answer about the token
                 raise ConfigurationError(str(exc)) from None
             raise AccountCredentialsError(
                 f"EQ keywarden rejected {self._what()}: {exc.vendor_message}. {self.hint()}"
@@ -141,7 +143,7 @@ class EqToken:
                     )
                 )
             except VendorError as exc:
-                if exc.status in URL_STATUSES:
+                if exc.action is Action.URL_PROBLEM:
                     raise ConfigurationError(str(exc)) from None
                 raise AccountCredentialsError(
                     f"EQ keywarden would not refresh {self._what()} ({exc.vendor_message}): it "
@@ -165,31 +167,19 @@ class EqToken:
                 LOGGER.info("wrote the refreshed token to %s", self._token_file)
 
 
-def is_token_rejection(response: requests.Response) -> bool:
-    """keywarden/overseer answer `Invalid JWT...`; API Gateway's authorizer an explicit deny."""
-    if response.status_code not in (401, 403):
-        return False
-    message = vendor_message(response).lower()
-    return "invalid jwt" in message or "explicit deny" in message or message == "unauthorized"
-
-
-class EqTokenAuthenticator(APIAuthenticatorBase):
+class EqTokenAuthenticator(AuthBase):
     """`eq-api-jwt` (and `eq-api-user` for ATOM) from the shared token."""
 
     def __init__(self, *, token: EqToken, user: str | None) -> None:
-        super().__init__()
         self.token = token
         self._user = user
 
-    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["eq-api-jwt"] = self.token.value
         if self._user:
             request.headers["eq-api-user"] = self._user
         return request
 
-    def reauthenticate_after(self, response: requests.Response) -> bool:
-        if not is_token_rejection(response):
-            return False
+    def reauthenticate(self, response: requests.Response) -> None:
         sent = response.request.headers.get("eq-api-jwt") or ""
         self.token.refresh(str(sent), rejected_mid_run=True)
-        return True

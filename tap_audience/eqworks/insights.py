@@ -1,9 +1,10 @@
 """ATOM campaign insights: `GET /beta/insights/<dimension>?c=&start=&end=`, one stream each.
 
 The nine dimensions differ only in path and in the key that names the dimension inside
-`_id`, so they are rows of `INSIGHT_DIMENSIONS`, not classes. Rows are per campaign-local
-day, so each campaign's range is cut into dates in its own time zone (from the campaign
-list; UTC when unknown) and clamped to the campaign's dates. `start`/`end` are inclusive.
+`_id`, so they are rows of `INSIGHT_DIMENSIONS`: one `InsightsEndpoint` instance each. Rows
+are per campaign-local day, so each campaign's range is cut into dates in its own time zone
+(from the campaign list; UTC when unknown) and clamped to the campaign's dates. `start`/`end`
+are inclusive.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from tap_audience.core.convert import as_float, as_int
-from tap_audience.core.endpoint import Endpoint, Partition, Record
-from tap_audience.core.errors import TapAudienceError, VendorError
+from tap_audience.core.endpoint import Endpoint, EndpointInfo, Partition, Record
+from tap_audience.core.errors import TapAudienceError
 from tap_audience.core.http import ApiRequest, VendorClient
+from tap_audience.core.settings import RunSettings
 from tap_audience.core.timeutil import UTC
 from tap_audience.core.windows import DAY, Window, date_windows
+from tap_audience.eqworks.connection import ATOM_VENDOR, EqConnection
+from tap_audience.eqworks.settings import EqSettings
 
-# dimension → key of the dimension value inside `_id` (vendor-apis.md B4; the last four are
+# dimension → key of the dimension value inside `_id` (docs/vendors.md B4; the last four are
 # the documented best guesses, kept here so a correction is a one-line change).
 INSIGHT_DIMENSIONS: dict[str, str] = {
     "user_segment": "UserSegment",
@@ -75,37 +79,55 @@ def insight_record(campaign_id: int, id_key: str, row: dict[str, Any]) -> Record
     return record
 
 
-class InsightsEndpoint(Endpoint):
-    dimension: ClassVar[str]
-    id_key: ClassVar[str]
-    primary_keys = ("campaign_id", "date", "dimension_value")
-    replication_key = "date"
-    partition_key = "campaign_id"
-    vendor = "EQ ATOM"
+def insights_info(dimension: str) -> EndpointInfo:
+    return EndpointInfo(
+        name=f"eq_{dimension}",
+        primary_keys=("campaign_id", "date", "dimension_value"),
+        replication_key="date",
+        partition_key="campaign_id",
+        vendor=ATOM_VENDOR,
+        path=f"/beta/insights/{dimension}",
+    )
 
-    @property
-    def path(self) -> str:
-        return f"/beta/insights/{self.dimension}"
+
+INFOS: tuple[EndpointInfo, ...] = tuple(insights_info(d) for d in INSIGHT_DIMENSIONS)
+
+
+class InsightsEndpoint(Endpoint):
+    """One insights dimension; every dimension is an instance of this class."""
+
+    def __init__(
+        self,
+        dimension: str,
+        run: RunSettings,
+        settings: EqSettings,
+        connection: EqConnection,
+    ) -> None:
+        super().__init__(insights_info(dimension), run)
+        self.dimension = dimension
+        self.id_key = INSIGHT_DIMENSIONS[dimension]
+        self.settings = settings
+        self.connection = connection
 
     def all_partitions(self) -> list[dict[str, Any]]:
-        if not self.settings.eq_jwt:
+        if not self.settings.atom_token:
             return []
         if self.settings.eq_campaign_ids:
             return [{"campaign_id": c} for c in self.settings.eq_campaign_ids]
         # No list configured: every campaign the token sees that overlaps the sync range.
-        campaigns = self.connections.campaigns().campaigns()
+        campaigns = self.connection.campaigns().campaigns()
         return [
             {"campaign_id": code}
             for code, campaign in campaigns.items()
-            if campaign.overlaps(self.settings.start, self.settings.end)
+            if campaign.overlaps(self.run.start, self.run.end)
         ]
 
     def known_partitions(self) -> list[dict[str, Any]]:
-        if not self.settings.eq_jwt or self.settings.eq_campaign_ids:
+        if not self.settings.atom_token or self.settings.eq_campaign_ids:
             return self.all_partitions()
         # Discovered: every campaign the token sees, not only those overlapping this range.
         try:
-            return [{"campaign_id": code} for code in self.connections.campaigns().campaigns()]
+            return [{"campaign_id": code} for code in self.connection.campaigns().campaigns()]
         except TapAudienceError:
             return []  # the campaign list is unavailable: it is reported where it is needed
 
@@ -122,22 +144,22 @@ class InsightsEndpoint(Endpoint):
         raise ValueError(f"{value!r} is not a campaign-local date like 2026-11-20")
 
     def unconfigured_reason(self) -> str:
-        if not self.settings.eq_jwt:
+        if not self.settings.atom_token:
             return "no EQ ATOM token configured (set eq_jwt or eq_token_file)"
         return "the ATOM token sees no campaign that overlaps the sync range"
 
     def client(self, partition: Partition) -> VendorClient:
-        return self.connections.atom()
+        return self.connection.atom()
 
     def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
         # Rows are per campaign-local day: the range is cut in the campaign's time zone (UTC
         # when it is unknown), and the bookmark is such a day. `end` is exclusive.
-        campaign = self.connections.campaign(int(partition["campaign_id"]))
+        campaign = self.connection.campaign(int(partition["campaign_id"]))
         zone = campaign.zone if campaign else UTC
-        first = self.settings.start.astimezone(zone).date()
+        first = self.run.start.astimezone(zone).date()
         if bookmark:
-            first = max(first, dt.date.fromisoformat(bookmark) - self.settings.eq_lookback)
-        last = (self.settings.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
+            first = max(first, dt.date.fromisoformat(bookmark) - self.settings.lookback)
+        last = (self.run.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
         # No request for days the campaign did not run.
         if campaign and campaign.start:
             first = max(first, campaign.start.astimezone(zone).date())
@@ -162,39 +184,18 @@ class InsightsEndpoint(Endpoint):
             ],
         )
 
-    def parse(self, window: Window, payload: Any) -> Iterator[Record]:
+    def rows(self, window: Window, payload: Any) -> Iterator[tuple[str, Any]]:
         if not isinstance(payload, list):
             raise self.malformed(f"expected a JSON array of rows, got {type(payload).__name__}")
-        campaign_id = int(window.partition["campaign_id"])
         for index, row in enumerate(payload):
             if isinstance(row, dict) and (extra := row.keys() - KNOWN_ROW_FIELDS):
                 self.note_unknown_fields("row", extra)
-            try:
-                yield insight_record(campaign_id, self.id_key, row)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise self.malformed(
-                    f"row {index} lacks a valid _id/Date or metric ({type(exc).__name__}: {exc})"
-                ) from None
+            yield f"row {index}", row
 
-    def check_access(self, error: Exception, partition: Partition) -> Exception:
-        if isinstance(error, VendorError) and error.status in (403, 404):
-            # Not a skip: a campaign listed in the config that the account cannot read is a
-            # config mistake the user should see.
-            return TapAudienceError(
-                f"{error}. Check that ATOM campaign {partition['campaign_id']} exists and this "
-                "account may read it, or remove it from eq_campaign_ids"
-            )
-        return error
+    def record(self, window: Window, row: Any) -> Record:
+        return insight_record(int(window.partition["campaign_id"]), self.id_key, row)
 
 
-def insights_endpoint(dimension: str, id_key: str) -> type[InsightsEndpoint]:
-    return type(
-        f"Insights_{dimension}",
-        (InsightsEndpoint,),
-        {"name": f"eq_{dimension}", "dimension": dimension, "id_key": id_key},
-    )
-
-
-INSIGHTS_ENDPOINTS: tuple[type[InsightsEndpoint], ...] = tuple(
-    insights_endpoint(dimension, id_key) for dimension, id_key in INSIGHT_DIMENSIONS.items()
-)
+def endpoints(run: RunSettings, settings: EqSettings, connection: EqConnection) -> list[Endpoint]:
+    """The nine insights endpoints of one run, in `INSIGHT_DIMENSIONS` order."""
+    return [InsightsEndpoint(d, run, settings, connection) for d in INSIGHT_DIMENSIONS]

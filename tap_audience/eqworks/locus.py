@@ -1,8 +1,9 @@
 """LOCUS household segments: `GET /prod/segment/hh-segments?coords[]=lat,lon`, full table.
 
 One request per configured coordinate (so one refused coordinate costs only itself). The
-account's entitlement is per white-label: a 403 `Access not allowed` skips that coordinate
-with a warning rather than failing the run.
+account's entitlement is per territory: a 403 `Access not allowed` (the rule is in
+`eqworks.connection`) marks that coordinate "not entitled" in one ERROR line and the other
+coordinates go on; like any failed partition, it makes the run exit 1 at the end.
 """
 
 from __future__ import annotations
@@ -10,14 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tap_audience.connector.settings import Coordinate, parse_coordinate
 from tap_audience.core.convert import as_float, as_int, as_str
-from tap_audience.core.endpoint import FullTableEndpoint, Partition, Record
-from tap_audience.core.errors import NotEntitledError, VendorError
+from tap_audience.core.endpoint import Endpoint, EndpointInfo, FullTableEndpoint, Partition, Record
 from tap_audience.core.http import ApiRequest, VendorClient
+from tap_audience.core.settings import RunSettings
 from tap_audience.core.windows import Window
+from tap_audience.eqworks.connection import LOCUS_VENDOR, EqConnection
+from tap_audience.eqworks.settings import Coordinate, EqSettings, parse_coordinate
 
 HH_SEGMENTS_PATH = "/prod/segment/hh-segments"
+INFO = EndpointInfo(
+    name="locus_hh_segments",
+    primary_keys=("coords", "segment_id"),
+    partition_key="coords",
+    vendor=LOCUS_VENDOR,
+    path=HH_SEGMENTS_PATH,
+)
 
 
 KNOWN_SEGMENT_FIELDS = frozenset(("segment_id", "segment_name", "households", "percent"))
@@ -42,24 +51,23 @@ def segment_record(
 
 
 class LocusHouseholdSegments(FullTableEndpoint):
-    name = "locus_hh_segments"
-    primary_keys = ("coords", "segment_id")
-    partition_key = "coords"
-    vendor = "EQ LOCUS"
-    path = HH_SEGMENTS_PATH
+    def __init__(self, run: RunSettings, settings: EqSettings, connection: EqConnection) -> None:
+        super().__init__(INFO, run)
+        self.settings = settings
+        self.connection = connection
 
     def all_partitions(self) -> list[dict[str, Any]]:
-        if not self.settings.locus_jwt:
+        if not self.settings.locus_token:
             return []
         return [{"coords": c.text} for c in self.settings.locus_coords]
 
     def unconfigured_reason(self) -> str:
-        if not self.settings.locus_jwt:
+        if not self.settings.locus_token:
             return "no LOCUS token configured (set locus_jwt or locus_token_file)"
         return "no coordinates configured (set locus_coords)"
 
     def unusable_config(self) -> str | None:
-        if self.settings.locus_coords and not self.settings.locus_jwt:
+        if self.settings.locus_coords and not self.settings.locus_token:
             return (
                 "locus_coords is set but no LOCUS token is: set locus_jwt or locus_token_file "
                 "(`tap-audience eq-login --product locus` gets one). EQ tokens are scoped to "
@@ -68,15 +76,14 @@ class LocusHouseholdSegments(FullTableEndpoint):
         return None
 
     def client(self, partition: Partition) -> VendorClient:
-        return self.connections.locus()
+        return self.connection.locus()
 
     def first_request(self, window: Window) -> ApiRequest:
         return ApiRequest(self.path, [("coords[]", window.partition["coords"])])
 
-    def parse(self, window: Window, payload: Any) -> Iterator[Record]:
+    def rows(self, window: Window, payload: Any) -> Iterator[tuple[str, Any]]:
         if not isinstance(payload, list):
             raise self.malformed(f"expected a JSON array, got {type(payload).__name__}")
-        coordinate = parse_coordinate(window.partition["coords"])
         for place in payload:
             segments = place.get("segments") if isinstance(place, dict) else None
             if not isinstance(segments, list):
@@ -86,19 +93,12 @@ class LocusHouseholdSegments(FullTableEndpoint):
             for segment in segments:
                 if isinstance(segment, dict) and (extra := segment.keys() - KNOWN_SEGMENT_FIELDS):
                     self.note_unknown_fields("segment", extra)
-                try:
-                    yield segment_record(coordinate, place, segment)
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                    raise self.malformed(f"segment {segment!r}: {exc}") from None
+                yield f"segment {segment!r}", (place, segment)
 
-    def check_access(self, error: Exception, partition: Partition) -> Exception:
-        if (
-            isinstance(error, VendorError)
-            and error.status == 403
-            and "access not allowed" in error.vendor_message.lower()
-        ):
-            return NotEntitledError(
-                f"LOCUS refused coordinate {partition['coords']} (Access not allowed): this "
-                "account is not entitled to household segments there"
-            )
-        return error
+    def record(self, window: Window, row: Any) -> Record:
+        place, segment = row
+        return segment_record(parse_coordinate(window.partition["coords"]), place, segment)
+
+
+def endpoints(run: RunSettings, settings: EqSettings, connection: EqConnection) -> list[Endpoint]:
+    return [LocusHouseholdSegments(run, settings, connection)]

@@ -19,6 +19,7 @@ from tap_audience.core.http import ApiRequest, RetryPolicy, VendorClient
 from tap_audience.core.jwt_claims import expires_at
 from tap_audience.core.origins import SameOriginSession, insecure_url_problem
 from tap_audience.eqworks.auth import write_token_file
+from tap_audience.eqworks.connection import KEYWARDEN_RULES, KEYWARDEN_VENDOR
 
 DEFAULT_AUTH_URL = "https://auth.eqworks.io/prod"
 # The tap's `eq_auth_url` as an environment variable (`--config=ENV`, Meltano).
@@ -51,9 +52,10 @@ def eq_login(
             problem.replace("allow_insecure_http: true", "--allow-insecure-http")
         )
     keywarden = VendorClient(
-        vendor="EQ keywarden",
+        vendor=KEYWARDEN_VENDOR,
         base_url=auth_url,
         session=SameOriginSession(),
+        rules=KEYWARDEN_RULES,
         retry=RetryPolicy(max_retries=2),
     )
     try:

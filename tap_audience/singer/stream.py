@@ -1,4 +1,4 @@
-"""The Singer side: one stream class adapts one endpoint, declared from the endpoint's data.
+"""The Singer side: one `EndpointStream` instance adapts one endpoint, built from its info.
 
 Bookkeeping is per window. When a window's last record has been written, the partition's
 bookmark moves to the newest replication value of that window and a STATE message goes out,
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import importlib.resources
 import typing as t
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any
 
-from singer_sdk import SchemaDirectory, Stream, StreamSchema
+from singer_sdk import SchemaDirectory, Stream, StreamSchema, Tap
 from singer_sdk.batch import Batcher
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
@@ -27,8 +27,14 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 
-from tap_audience.core.endpoint import Endpoint, Record
-from tap_audience.core.errors import AccountCredentialsError, NotEntitledError, TapAudienceError
+from tap_audience.connector.runtime import Runtime
+from tap_audience.core.endpoint import Endpoint, EndpointInfo, Record
+from tap_audience.core.errors import (
+    AccountCredentialsError,
+    NotEntitledError,
+    TapAudienceError,
+    failure_of,
+)
 from tap_audience.core.interrupt import INTERRUPTS
 from tap_audience.core.pipeline import PartitionPipeline
 from tap_audience.core.progress import StreamProgress
@@ -39,8 +45,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
-    from tap_audience.singer.tap import TapAudience
-
 # Top-level `schemas/`, installed as the package `tap_audience.schemas` (see pyproject.toml).
 SCHEMAS = SchemaDirectory(importlib.resources.files("tap_audience.schemas"))
 
@@ -50,9 +54,12 @@ class PartitionFailed(TapAudienceError):
 
 
 class EndpointStream(Stream):
-    """Base of every tap-audience stream; subclasses only name their endpoint."""
+    """The Singer stream of one endpoint: name, keys and cursor come from its `EndpointInfo`.
 
-    endpoint_class: ClassVar[type[Endpoint]]
+    `runtime` gives the run's shared parts (the tap builds them once, on first use): the
+    endpoint itself is built per run from the settings, so discovery needs no config.
+    """
+
     schema = StreamSchema(SCHEMAS)
     # Lookback windows re-emit rows older than the bookmark, so the stream is not sorted.
     is_sorted = False
@@ -64,14 +71,20 @@ class EndpointStream(Stream):
     # message; None in RECORD mode, where a window's records are written before it completes.
     _unannounced_windows: list[tuple[types.Context, Window]] | None = None
 
+    def __init__(self, tap: Tap, info: EndpointInfo, runtime: Callable[[], Runtime]) -> None:
+        super().__init__(tap, name=info.name)
+        self.info = info
+        self.primary_keys = list(info.primary_keys)
+        self.replication_key = info.replication_key
+        self._runtime = runtime
+
     @property
-    def audience_tap(self) -> TapAudience:
-        return t.cast("TapAudience", self._tap)
+    def runtime(self) -> Runtime:
+        return self._runtime()
 
     @cached_property
     def endpoint(self) -> Endpoint:
-        runtime = self.audience_tap.runtime
-        return self.endpoint_class(runtime.settings, runtime.connections)
+        return self.runtime.endpoints[self.name]
 
     @cached_property
     def pipeline(self) -> PartitionPipeline:
@@ -87,7 +100,7 @@ class EndpointStream(Stream):
             bookmark = self.get_context_state(partition).get("replication_key_value")
             windows = endpoint.plan(partition, bookmark if incremental else None)
             plans.append((partition, windows))
-        return PartitionPipeline(endpoint, plans, self.audience_tap.runtime.fetcher)
+        return PartitionPipeline(endpoint, plans, self.runtime.fetcher)
 
     @cached_property
     def progress(self) -> StreamProgress:
@@ -97,7 +110,7 @@ class EndpointStream(Stream):
             partitions=len(plans),
             windows=sum(len(windows) for _, windows in plans),
             logger=self.logger,
-            interval_seconds=self.audience_tap.runtime.settings.progress_interval_seconds,
+            interval_seconds=self.runtime.settings.run.progress_interval_seconds,
         )
 
     @cached_property
@@ -143,7 +156,7 @@ class EndpointStream(Stream):
 
     def get_records(self, context: types.Context | None) -> Iterable[Record]:
         endpoint = self.endpoint
-        runtime = self.audience_tap.runtime
+        runtime = self.runtime
         if context is None:
             if problem := endpoint.unusable_config():
                 runtime.report.partition(self.name, {}).finish("failed", problem)
@@ -162,9 +175,12 @@ class EndpointStream(Stream):
             pipeline.close()
             raise  # every partition depends on it: stop the run
         except TapAudienceError as exc:
+            error = failure_of(exc, context)  # what the vendor's error table says it means
+            if isinstance(error, AccountCredentialsError):
+                pipeline.close()
+                raise error from exc
             pipeline.abandon(index)
             progress.partition_done(outcome.windows_planned - outcome.windows_done)
-            error = endpoint.check_access(exc, context)
             outcome.finish("failed", str(error))
             why = "not entitled" if isinstance(error, NotEntitledError) else "failed"
             self.logger.error(
@@ -174,7 +190,7 @@ class EndpointStream(Stream):
                 why,
                 error,
             )
-            if runtime.settings.fail_fast:
+            if runtime.settings.run.fail_fast:
                 pipeline.close()
                 raise PartitionFailed(f"{self.name} [{outcome.describe()}]: {error}") from exc
         except BaseException:
@@ -262,17 +278,3 @@ class EndpointStream(Stream):
             state["replication_key_value"] = window.max_replication_value
             self.state_manager.is_flushed = False
         return True
-
-
-def singer_stream(endpoint_class: type[Endpoint]) -> type[EndpointStream]:
-    """Declare the Singer stream of an endpoint: name and keys come from the endpoint."""
-    return type(
-        f"{endpoint_class.__name__}Stream",
-        (EndpointStream,),
-        {
-            "name": endpoint_class.name,
-            "endpoint_class": endpoint_class,
-            "primary_keys": list(endpoint_class.primary_keys),
-            "replication_key": endpoint_class.replication_key,
-        },
-    )

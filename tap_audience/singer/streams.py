@@ -1,19 +1,17 @@
-"""Every stream the tap offers, in sync order: one row per endpoint."""
+"""Every stream the tap offers, in sync order: one `EndpointStream` per endpoint."""
 
 from __future__ import annotations
 
-from tap_audience.angus.entities import AngusEntities
-from tap_audience.core.endpoint import Endpoint
-from tap_audience.eqworks.campaigns import EqCampaigns
-from tap_audience.eqworks.insights import INSIGHTS_ENDPOINTS
-from tap_audience.eqworks.locus import LocusHouseholdSegments
-from tap_audience.singer.stream import EndpointStream, singer_stream
+from collections.abc import Callable
 
-ENDPOINTS: tuple[type[Endpoint], ...] = (
-    AngusEntities,
-    EqCampaigns,
-    *INSIGHTS_ENDPOINTS,
-    LocusHouseholdSegments,
-)
+from singer_sdk import Tap
 
-STREAM_TYPES: tuple[type[EndpointStream], ...] = tuple(singer_stream(e) for e in ENDPOINTS)
+from tap_audience.connector.endpoints import INFOS
+from tap_audience.connector.runtime import Runtime
+from tap_audience.singer.stream import EndpointStream
+
+STREAM_NAMES: tuple[str, ...] = tuple(info.name for info in INFOS)
+
+
+def endpoint_streams(tap: Tap, runtime: Callable[[], Runtime]) -> list[EndpointStream]:
+    return [EndpointStream(tap, info, runtime) for info in INFOS]

@@ -24,6 +24,7 @@ from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, Ta
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
 from tap_audience.singer import input_catalog
+from tap_audience.singer.batch_config import batch_problems
 from tap_audience.singer.config_input import (
     env_problems,
     read_config_file,
@@ -39,7 +40,7 @@ from tap_audience.singer.input_state import (
     warn_unmatched,
 )
 from tap_audience.singer.stream import EndpointStream
-from tap_audience.singer.streams import STREAM_TYPES
+from tap_audience.singer.streams import endpoint_streams
 from tap_audience.singer.writer import BufferedSingerWriter
 
 
@@ -93,7 +94,9 @@ class TapAudience(Tap):
             errors = list(exc.errors)
         if self._parse_env:
             errors += env_problems(self.config_jsonschema)
-        errors = [REDACTOR.redact(e) for e in [*errors, *config_problems(self._config)]]
+        errors = [
+            REDACTOR.redact(e) for e in [*errors, *config_problems(self._config, (batch_problems,))]
+        ]
         if raise_errors:
             warn_about_names(self._config, self.config_jsonschema)
             warn_about_dates(self._config)
@@ -126,7 +129,7 @@ class TapAudience(Tap):
         return runtime
 
     def discover_streams(self) -> list[EndpointStream]:
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        return endpoint_streams(self, lambda: self.runtime)
 
     def check_connections(self) -> None:
         """One line per vendor on stderr; raise if any vendor's credentials do not work."""
@@ -196,7 +199,7 @@ class TapAudience(Tap):
             raise input_catalog.CatalogError(
                 "the catalog selects no stream: select at least one (in Meltano, `select:`)"
             )
-        self.runtime.require_a_vendor({streams[name].endpoint.vendor for name in selected})
+        self.runtime.require_a_vendor({streams[name].info.vendor for name in selected})
         try:
             self._sync(selected)
         except MappingError as error:  # a stream map that fails on a record
@@ -223,7 +226,7 @@ class TapAudience(Tap):
         finally:
             # Requests still in flight or waiting to retry (abandoned partitions, look-ahead)
             # give up now rather than hold the process open.
-            self.runtime.connections.stopping.set()
+            self.runtime.clients.stopping.set()
         self._finish_output()
         for line in self.runtime.report.summary_lines():
             self.logger.info("summary: %s", line)
