@@ -15,6 +15,7 @@ import threading
 
 import requests
 from requests.auth import AuthBase
+from typing_extensions import override
 
 from tap_audience.core.error_rules import Action
 from tap_audience.core.errors import CredentialsError, VendorError
@@ -53,6 +54,7 @@ class AngusStreamAuthenticator(AuthBase):
                 )
             return self._token
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.current_token()}"
         return request

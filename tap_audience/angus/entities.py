@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from typing_extensions import override
+
 from tap_audience.angus.connection import VENDOR, AngusConnection
 from tap_audience.angus.settings import AngusSettings
 from tap_audience.core.convert import as_float, as_int
@@ -96,6 +98,7 @@ class AngusEntities(Endpoint):
         self.settings = settings
         self.connection = connection
 
+    @override
     def all_partitions(self) -> list[dict[str, Any]]:
         # The bucket size is part of the partition: hourly and daily buckets are different
         # rows, so each size keeps its own bookmark and switching sizes never skips history.
@@ -105,6 +108,7 @@ class AngusEntities(Endpoint):
             for camera in self.settings.cameras
         ]
 
+    @override
     def bookmark_value(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError(f"{value!r} is not a date-time text like 2026-11-20T10:00:00+00:00")
@@ -115,9 +119,11 @@ class AngusEntities(Endpoint):
                 f"{value!r} is not a date-time like 2026-11-20T10:00:00+00:00"
             ) from None
 
+    @override
     def unconfigured_reason(self) -> str:
         return "no Angus camera streams configured (set angus_username and angus_streams)"
 
+    @override
     def client(self, partition: Partition) -> VendorClient:
         return self.connection.client(partition["client_id"])
 
@@ -128,6 +134,7 @@ class AngusEntities(Endpoint):
             else floor_day(moment)
         )
 
+    @override
     def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
         start = resume_point(
             start=self.run.start,
@@ -152,15 +159,18 @@ class AngusEntities(Endpoint):
             params.append(("page", str(page)))
         return params
 
+    @override
     def first_request(self, window: Window) -> ApiRequest:
         return ApiRequest(self.path, self._params(window, 1))
 
+    @override
     def follow_up_requests(self, window: Window, first_payload: Any) -> list[ApiRequest]:
         pages = first_payload.get("nb_of_pages") if isinstance(first_payload, dict) else None
         if not isinstance(pages, int) or pages < 0:
             raise self.malformed(f"nb_of_pages is {pages!r}, expected a whole number")
         return [ApiRequest(self.path, self._params(window, p)) for p in range(2, pages + 1)]
 
+    @override
     def rows(self, window: Window, payload: Any) -> Iterator[tuple[str, Any]]:
         entities = payload.get("entities") if isinstance(payload, dict) else None
         if not isinstance(entities, dict):
@@ -185,6 +195,7 @@ class AngusEntities(Endpoint):
         for bucket_start, metrics in buckets:
             yield f"bucket {isoformat_utc(bucket_start)}", (bucket_start, metrics)
 
+    @override
     def record(self, window: Window, row: Any) -> Record:
         bucket_start, metrics = row
         return bucket_record(

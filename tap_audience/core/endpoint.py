@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from typing_extensions import override
+
 from tap_audience.core.errors import MalformedResponseError
 from tap_audience.core.http import ApiRequest, VendorClient, malformed
 from tap_audience.core.settings import RunSettings
@@ -180,6 +182,7 @@ class Endpoint(abc.ABC):
 class FullTableEndpoint(Endpoint):
     """An endpoint read whole on every run: one window per partition, no bookmark."""
 
+    @override
     def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
         return [Window(partition=partition, start=self.run.end, end=self.run.end)]
 

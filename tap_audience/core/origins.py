@@ -18,6 +18,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 import requests
+from typing_extensions import override
 
 # A vendor that moves an endpoint within its host needs one hop, a trailing-slash fix one more.
 MAX_REDIRECTS = 3
@@ -78,6 +79,7 @@ class SameOriginSession(requests.Session):
         super().__init__()
         self.max_redirects = MAX_REDIRECTS
 
+    @override
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response
     ) -> None:

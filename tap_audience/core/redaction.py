@@ -12,6 +12,8 @@ import re
 import threading
 from collections.abc import Iterable
 
+from typing_extensions import override
+
 JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.?[A-Za-z0-9_-]*")
 MASK = "***"
 
@@ -63,6 +65,7 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self._redactor = redactor
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         clean = one_line(self._redactor.redact(message))

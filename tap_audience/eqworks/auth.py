@@ -22,6 +22,7 @@ from pathlib import Path
 
 import requests
 from requests.auth import AuthBase
+from typing_extensions import override
 
 from tap_audience.core.error_rules import Action
 from tap_audience.core.errors import AccountCredentialsError, ConfigurationError, VendorError
@@ -174,6 +175,7 @@ class EqTokenAuthenticator(AuthBase):
         self.token = token
         self._user = user
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["eq-api-jwt"] = self.token.value
         if self._user:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from typing_extensions import override
+
 from tap_audience.core.endpoint import EndpointInfo, FullTableEndpoint, Partition, Record
 from tap_audience.core.http import ApiRequest, VendorClient
 from tap_audience.core.settings import RunSettings
@@ -39,20 +41,25 @@ class EqCampaigns(FullTableEndpoint):
         self.settings = settings
         self.connection = connection
 
+    @override
     def all_partitions(self) -> list[dict[str, Any]]:
         if not self.settings.atom_token:
             return []
         return [{"state": state} for state in CAMPAIGN_STATES]
 
+    @override
     def unconfigured_reason(self) -> str:
         return "no EQ ATOM token configured (set eq_user and eq_jwt)"
 
+    @override
     def client(self, partition: Partition) -> VendorClient:
         return self.connection.atom()
 
+    @override
     def first_request(self, window: Window) -> ApiRequest:
         return ApiRequest(self.path, [("state", window.partition["state"])])
 
+    @override
     def rows(self, window: Window, payload: Any) -> Iterator[tuple[str, Any]]:
         try:
             rows = campaign_rows(payload)
@@ -63,5 +70,6 @@ class EqCampaigns(FullTableEndpoint):
                 self.note_unknown_fields("campaign", extra)
             yield f"campaign {row.get('CampCode')!r}", row
 
+    @override
     def record(self, window: Window, row: Any) -> Record:
         return campaign_record(row, window.partition["state"])

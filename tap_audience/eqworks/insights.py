@@ -14,6 +14,8 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from tap_audience.core.convert import as_float, as_int
 from tap_audience.core.endpoint import Endpoint, EndpointInfo, Partition, Record
 from tap_audience.core.errors import TapAudienceError
@@ -109,6 +111,7 @@ class InsightsEndpoint(Endpoint):
         self.settings = settings
         self.connection = connection
 
+    @override
     def all_partitions(self) -> list[dict[str, Any]]:
         if not self.settings.atom_token:
             return []
@@ -122,6 +125,7 @@ class InsightsEndpoint(Endpoint):
             if campaign.overlaps(self.run.start, self.run.end)
         ]
 
+    @override
     def known_partitions(self) -> list[dict[str, Any]]:
         if not self.settings.atom_token or self.settings.eq_campaign_ids:
             return self.all_partitions()
@@ -131,26 +135,31 @@ class InsightsEndpoint(Endpoint):
         except TapAudienceError:
             return []  # the campaign list is unavailable: it is reported where it is needed
 
+    @override
     def canonical_context(self, context: Mapping[str, Any]) -> dict[str, Any]:
         campaign = context.get("campaign_id")
         if isinstance(campaign, str) and campaign.strip().isdigit():
             return {**context, "campaign_id": int(campaign)}
         return dict(context)
 
+    @override
     def bookmark_value(self, value: Any) -> str:
         if isinstance(value, str):
             with contextlib.suppress(ValueError):
                 return dt.date.fromisoformat(value).isoformat()
         raise ValueError(f"{value!r} is not a campaign-local date like 2026-11-20")
 
+    @override
     def unconfigured_reason(self) -> str:
         if not self.settings.atom_token:
             return "no EQ ATOM token configured (set eq_jwt or eq_token_file)"
         return "the ATOM token sees no campaign that overlaps the sync range"
 
+    @override
     def client(self, partition: Partition) -> VendorClient:
         return self.connection.atom()
 
+    @override
     def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
         # Rows are per campaign-local day: the range is cut in the campaign's time zone (UTC
         # when it is unknown), and the bookmark is such a day. `end` is exclusive.
@@ -174,6 +183,7 @@ class InsightsEndpoint(Endpoint):
             for first_day, last_day in date_windows(first, last, self.settings.eq_window_days)
         ]
 
+    @override
     def first_request(self, window: Window) -> ApiRequest:
         return ApiRequest(
             self.path,
@@ -184,6 +194,7 @@ class InsightsEndpoint(Endpoint):
             ],
         )
 
+    @override
     def rows(self, window: Window, payload: Any) -> Iterator[tuple[str, Any]]:
         if not isinstance(payload, list):
             raise self.malformed(f"expected a JSON array of rows, got {type(payload).__name__}")
@@ -192,6 +203,7 @@ class InsightsEndpoint(Endpoint):
                 self.note_unknown_fields("row", extra)
             yield f"row {index}", row
 
+    @override
     def record(self, window: Window, row: Any) -> Record:
         return insight_record(int(window.partition["campaign_id"]), self.id_key, row)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from typing_extensions import override
+
 from tap_audience.core.convert import as_float, as_int, as_str
 from tap_audience.core.endpoint import Endpoint, EndpointInfo, FullTableEndpoint, Partition, Record
 from tap_audience.core.http import ApiRequest, VendorClient
@@ -56,16 +58,19 @@ class LocusHouseholdSegments(FullTableEndpoint):
         self.settings = settings
         self.connection = connection
 
+    @override
     def all_partitions(self) -> list[dict[str, Any]]:
         if not self.settings.locus_token:
             return []
         return [{"coords": c.text} for c in self.settings.locus_coords]
 
+    @override
     def unconfigured_reason(self) -> str:
         if not self.settings.locus_token:
             return "no LOCUS token configured (set locus_jwt or locus_token_file)"
         return "no coordinates configured (set locus_coords)"
 
+    @override
     def unusable_config(self) -> str | None:
         if self.settings.locus_coords and not self.settings.locus_token:
             return (
@@ -75,12 +80,15 @@ class LocusHouseholdSegments(FullTableEndpoint):
             )
         return None
 
+    @override
     def client(self, partition: Partition) -> VendorClient:
         return self.connection.locus()
 
+    @override
     def first_request(self, window: Window) -> ApiRequest:
         return ApiRequest(self.path, [("coords[]", window.partition["coords"])])
 
+    @override
     def rows(self, window: Window, payload: Any) -> Iterator[tuple[str, Any]]:
         if not isinstance(payload, list):
             raise self.malformed(f"expected a JSON array, got {type(payload).__name__}")
@@ -95,6 +103,7 @@ class LocusHouseholdSegments(FullTableEndpoint):
                     self.note_unknown_fields("segment", extra)
                 yield f"segment {segment!r}", (place, segment)
 
+    @override
     def record(self, window: Window, row: Any) -> Record:
         place, segment = row
         return segment_record(parse_coordinate(window.partition["coords"]), place, segment)

@@ -26,6 +26,8 @@ from datetime import datetime
 from types import FrameType
 from typing import NoReturn, TextIO
 
+from typing_extensions import override
+
 from . import fault_spec
 from .clock import parse_iso_with_offset
 from .decoy import DECOY_HOST
@@ -61,6 +63,7 @@ _mask = Redactor()  # errors echo what was typed; a pasted token must not be pri
 
 
 class _Parser(argparse.ArgumentParser):
+    @override
     def error(self, message: str) -> NoReturn:
         """One line instead of argparse's multi-line usage + error (exit 2 as argparse)."""
         if message.startswith(("unrecognized arguments", "the following arguments")):
@@ -71,6 +74,7 @@ class _Parser(argparse.ArgumentParser):
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """The description and the --fault grammar as laid out, and every option's default."""
 
+    @override
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         if "(default" in text or not action.option_strings or action.default is argparse.SUPPRESS:

@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from typing_extensions import override
+
 from .transport import TrackingHTTPServer
 
 DECOY_HOST = "127.0.0.2"
@@ -43,18 +45,23 @@ class Headers(Mapping[str, str]):
                 merged[key] = (name, value)
         self._by_key = merged
 
+    @override
     def __getitem__(self, name: str) -> str:
         return self._by_key[name.lower()][1]
 
+    @override
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._by_key
 
+    @override
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in self._by_key.values())
 
+    @override
     def __len__(self) -> int:
         return len(self._by_key)
 
+    @override
     def __repr__(self) -> str:
         return f"Headers({dict(self.items())!r})"
 
@@ -157,9 +164,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "tap-audience-decoy"
     server: _DecoyHTTPServer
 
+    @override
     def version_string(self) -> str:
         return self.server_version
 
+    @override
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: the default stderr line quotes the query string, where tokens travel."""
 

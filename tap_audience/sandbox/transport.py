@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from typing_extensions import override
+
 from .clock import DataClock
 from .http_types import Request, Response, json_response
 
@@ -45,17 +47,20 @@ class TrackingHTTPServer(ThreadingHTTPServer):
         self.accepted = 0  # connections ever accepted: lets tests prove keep-alive reuse
         self._connections_lock = threading.Lock()
 
+    @override
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
             self._connections.add(request)
             self.accepted += 1
         super().process_request(request, client_address)
 
+    @override
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    @override
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Replace socketserver's traceback on stderr (unredacted, and noise for the client's
         own hang-ups, e.g. a timeout before a slow answer) with the sandbox's error list."""
@@ -113,9 +118,11 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 1 << 16  # buffered: handle_one_request flushes headers + body together
     server: SandboxHTTPServer
 
+    @override
     def version_string(self) -> str:
         return self.server_version
 
+    @override
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default one-line-per-request stderr log."""
 

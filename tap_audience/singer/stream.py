@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import importlib.resources
 import typing as t
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any
 
-from singer_sdk import SchemaDirectory, Stream, StreamSchema, Tap
+from singer_sdk import SchemaDirectory, StreamSchema, Tap
 from singer_sdk.batch import Batcher
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
-from singer_sdk.singerlib.encoding.simple import RecordMessage
+from typing_extensions import override
 
 from tap_audience.connector.runtime import Runtime
 from tap_audience.core.endpoint import Endpoint, EndpointInfo, Record
@@ -40,6 +37,7 @@ from tap_audience.core.pipeline import PartitionPipeline
 from tap_audience.core.progress import StreamProgress
 from tap_audience.core.report import PartitionOutcome
 from tap_audience.core.windows import Window
+from tap_audience.singer.sdk_hooks import SdkStreamHooks
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
@@ -53,7 +51,7 @@ class PartitionFailed(TapAudienceError):
     """A partition's sync failed; the message names the stream and partition."""
 
 
-class EndpointStream(Stream):
+class EndpointStream(SdkStreamHooks):
     """The Singer stream of one endpoint: name, keys and cursor come from its `EndpointInfo`.
 
     `runtime` gives the run's shared parts (the tap builds them once, on first use): the
@@ -114,46 +112,18 @@ class EndpointStream(Stream):
         )
 
     @cached_property
+    @override
     def partitions(self) -> list[dict[str, Any]] | None:
         # Computed once: the SDK iterates this list and the pipeline was planned from it, so
         # both must see the same partitions in the same order.
         return self.endpoint.partitions() or None
 
-    @cached_property
-    def _emits_records_unchanged(self) -> bool:
-        """True when no property is deselected and no map or flattening applies."""
-        maps = self.stream_maps
-        return (
-            len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and not maps[0].flattening_enabled
-            and all(self.mask.values())
-        )
-
-    def _generate_record_messages(
-        self, record: types.Record
-    ) -> Generator[RecordMessage, None, None]:
-        if not self._emits_records_unchanged:
-            yield from super()._generate_record_messages(record)
-            return
-        # The common case, without the SDK's per-record selection walk and map dispatch.
-        yield RecordMessage(
-            stream=self.stream_maps[0].stream_alias,
-            record=record,
-            version=self._stream_version,
-            time_extracted=utc_now(),
-        )
-
+    @override
     def get_replication_key_signpost(self, context: types.Context | None = None) -> None:
         # Bookmarks only ever hold values that were emitted, so no cap is needed.
         return None
 
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: types.Context | None = None
-    ) -> None:
-        # The SDK would advance per record; bookmarks here advance per finished window.
-        return None
-
+    @override
     def get_records(self, context: types.Context | None) -> Iterable[Record]:
         endpoint = self.endpoint
         runtime = self.runtime
@@ -227,6 +197,7 @@ class EndpointStream(Stream):
             self.progress.window_done(window.rows)
             INTERRUPTS.checkpoint()
 
+    @override
     def get_batches(
         self, batch_config: BatchConfig, context: types.Context | None = None
     ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -239,10 +210,10 @@ class EndpointStream(Stream):
         batcher = Batcher(tap_name=self.tap_name, stream_name=self.name, batch_config=batch_config)
         self._unannounced_windows = []
         try:
-            records = self._sync_records(context, write_messages=False)
+            records = self.unwritten_records(context)
             if not all(self.mask.values()):
                 # The SDK drops deselected properties only on the RECORD path.
-                records = (self._selected_properties(r) for r in records)
+                records = (self.drop_deselected(r) for r in records)
             for manifest in batcher.get_batches(records=records):
                 yield batch_config.encoding, manifest
                 self._bookmark_announced_windows()
@@ -250,22 +221,18 @@ class EndpointStream(Stream):
         finally:
             self._unannounced_windows = None
 
-    def _selected_properties(self, record: Record) -> Record:
-        pop_deselected_record_properties(record, self.schema, self.mask)
-        return record
-
     def _bookmark_announced_windows(self) -> None:
         windows, self._unannounced_windows = self._unannounced_windows or [], []
         for context, window in windows:
             self._advance_bookmark(context, window)
-        self._write_state_message()
+        self.write_state()
 
     def _complete_window(self, context: types.Context, window: Window) -> None:
         if self._unannounced_windows is not None:
             self._unannounced_windows.append((context, window))
             return
         if self._advance_bookmark(context, window):
-            self._write_state_message()
+            self.write_state()
 
     def _advance_bookmark(self, context: types.Context, window: Window) -> bool:
         """Let the partition's bookmark cover `window`; False when it keeps no bookmark."""
@@ -276,5 +243,5 @@ class EndpointStream(Stream):
         if current is None or window.max_replication_value > current:
             state["replication_key"] = self.replication_key
             state["replication_key_value"] = window.max_replication_value
-            self.state_manager.is_flushed = False
+            self.state_changed()
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import sys
 import typing as t
 import weakref
 from collections.abc import Mapping
@@ -11,10 +12,10 @@ from functools import cached_property
 from typing import Any
 
 import click
-from singer_sdk import Tap
-from singer_sdk.exceptions import ConfigValidationError, MappingError
+from singer_sdk.exceptions import MappingError
 from singer_sdk.singerlib.encoding.simple import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
+from typing_extensions import override
 
 from tap_audience.connector.checks import check_vendors
 from tap_audience.connector.config_checks import config_problems
@@ -39,6 +40,7 @@ from tap_audience.singer.input_state import (
     unwrap,
     warn_unmatched,
 )
+from tap_audience.singer.sdk_hooks import DropDryRunStops, SdkTapHooks
 from tap_audience.singer.stream import EndpointStream
 from tap_audience.singer.streams import endpoint_streams
 from tap_audience.singer.writer import BufferedSingerWriter
@@ -52,7 +54,7 @@ class OutputClosedError(TapAudienceError):
     """stdout was closed under the tap (the target exited)."""
 
 
-class TapAudience(Tap):
+class TapAudience(SdkTapHooks):
     """Audience analytics from Angus.ai and EQ Works (ATOM insights, LOCUS segments)."""
 
     name = "tap-audience"
@@ -74,36 +76,38 @@ class TapAudience(Tap):
         try:
             super().__init__(*args, catalog=catalog, parse_env_config=parse_env_config, **kwargs)
         except MappingError as error:  # a stream map that does not parse
-            raise ConfigurationError(map_problem(error, self._config)) from None
+            raise ConfigurationError(map_problem(error, self.config)) from None
         except (ValueError, TypeError):
             # singer-sdk parses TAP_AUDIENCE_* variables without naming the one it failed on.
             if parse_env_config and (problems := env_problems(self.config_jsonschema)):
                 raise ConfigProblemsError(problems) from None
             raise
 
-    def _setup_signal_handlers(self) -> None:
+    @override
+    def install_signal_handlers(self) -> None:
         # Instead of the SDK's handler (write state, exit 0): see core/interrupt.py.
         INTERRUPTS.install()
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # Register secrets first: schema errors may quote the offending value.
-        REDACTOR.register(secret_values(self._config))
-        try:
-            errors = super()._validate_config(raise_errors=False)
-        except ConfigValidationError as exc:  # pragma: no cover - raise_errors=False
-            errors = list(exc.errors)
+    @override
+    def config_problems_after_schema(
+        self, schema_errors: list[str], *, raise_errors: bool
+    ) -> list[str]:
+        # Secrets are registered before anything is shown: schema errors may quote them.
+        REDACTOR.register(secret_values(self.config))
+        errors = schema_errors
         if self._parse_env:
             errors += env_problems(self.config_jsonschema)
         errors = [
-            REDACTOR.redact(e) for e in [*errors, *config_problems(self._config, (batch_problems,))]
+            REDACTOR.redact(e) for e in [*errors, *config_problems(self.config, (batch_problems,))]
         ]
         if raise_errors:
-            warn_about_names(self._config, self.config_jsonschema)
-            warn_about_dates(self._config)
+            warn_about_names(self.config, self.config_jsonschema)
+            warn_about_dates(self.config)
             if errors:
                 raise ConfigProblemsError(errors)
         return errors
 
+    @override
     def load_state(self, state: dict[str, Any]) -> None:
         """Check the input state before any stream reads it (see `input_state`)."""
         state = unwrap(state)
@@ -128,6 +132,7 @@ class TapAudience(Tap):
         weakref.finalize(self, runtime.close)
         return runtime
 
+    @override
     def discover_streams(self) -> list[EndpointStream]:
         return endpoint_streams(self, lambda: self.runtime)
 
@@ -147,6 +152,7 @@ class TapAudience(Tap):
             )
 
     @classmethod
+    @override
     def get_singer_command(cls) -> click.Command:
         command = super().get_singer_command()
         command.epilog = (
@@ -156,6 +162,7 @@ class TapAudience(Tap):
         return command
 
     @classmethod
+    @override
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         # A missing or broken file is one readable line, not singer-sdk's traceback.
         for path in value:
@@ -164,6 +171,7 @@ class TapAudience(Tap):
         return super().cb_config(ctx, param, value)
 
     @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         # As the SDK's, with the per-vendor check first: `--test` (all) checks each vendor,
         # then syncs one record per stream; `--test=schema` only writes the schemas.
@@ -173,7 +181,7 @@ class TapAudience(Tap):
             tap.check_connections()
             # The SDK stops each stream after one record by raising, and logs that stop as
             # "An unhandled error occurred" at ERROR; a real failure still propagates.
-            quiet = _DropDryRunStops()
+            quiet = DropDryRunStops()
             logging.getLogger().addFilter(quiet)
             for handler in logging.getLogger().handlers:
                 handler.addFilter(quiet)
@@ -203,7 +211,7 @@ class TapAudience(Tap):
         try:
             self._sync(selected)
         except MappingError as error:  # a stream map that fails on a record
-            raise ConfigurationError(map_problem(error, self._config)) from None
+            raise ConfigurationError(map_problem(error, self.config)) from None
         except BrokenPipeError:
             raise OutputClosedError(
                 "the output was closed before the tap finished: did the target fail? (its "
@@ -250,6 +258,7 @@ class TapAudience(Tap):
             INTERRUPTS.writing = False
 
     @classmethod
+    @override
     def invoke(  # type: ignore[override]
         cls,
         *,
@@ -260,9 +269,11 @@ class TapAudience(Tap):
         catalog: Any = None,
     ) -> None:
         # As singer-sdk's Tap.invoke, but ending with `run()` so failures change the exit code.
-        if about and config and (config.config or config.parse_env):
-            cls._from_cli(config)  # `--about --config F` reports F's problems like a sync
-        super(Tap, cls).invoke(about=about, about_format=about_format)
+        if about:
+            if config and (config.config or config.parse_env):
+                cls._from_cli(config)  # `--about --config F` reports F's problems like a sync
+            cls.print_about(about_format)
+            sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
         tap = cls._from_cli(
             config,
@@ -295,8 +306,3 @@ def map_problem(error: MappingError, config: Mapping[str, Any]) -> str:
         f"stream_maps: {error}{cause}{where}. Fix the expression "
         "(https://sdk.meltano.com/en/latest/stream_maps.html)"
     )
-
-
-class _DropDryRunStops(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("An unhandled error occurred while syncing")

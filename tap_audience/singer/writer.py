@@ -16,6 +16,7 @@ import typing as t
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib.encoding.base import SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
+from typing_extensions import override
 
 from tap_audience.core.interrupt import INTERRUPTS
 
@@ -26,6 +27,7 @@ class BufferedSingerWriter(MsgSpecWriter):
     def __init__(self) -> None:
         self._buffer = bytearray()
 
+    @override
     def serialize_message(self, message: Message) -> bytearray:
         if isinstance(message, RecordMessage):
             # `Message.to_dict` deep-copies the record through dataclasses.asdict; the record
@@ -42,6 +44,7 @@ class BufferedSingerWriter(MsgSpecWriter):
             return serialize_jsonl(envelope)
         return super().serialize_message(message)
 
+    @override
     def write_message(self, message: Message) -> None:
         self._buffer += self.format_message(message)
         if message.type != SingerMessageType.RECORD or len(self._buffer) >= FLUSH_BYTES:
