@@ -3,13 +3,19 @@
 - the README's settings table, from `tap-audience --about --format=markdown`
   (between `<!-- settings:start -->` and `<!-- settings:end -->`);
 - the `settings:` of the tap in `meltano.yml` and in the Meltano Hub definition
-  `hub/tap-audience.yml` (kind, label, description, sensitive).
+  `hub/tap-audience.yml` (kind, label, description, sensitive);
+- the nine ATOM insights schemas `schemas/eq_<dimension>.json` (`eq_user_segment`,
+  `eq_session`, `eq_banner`, `eq_browser`, `eq_banner_pos`, `eq_iab`, `eq_lang`,
+  `eq_network`, `eq_os`), one template (`insights_schema`) filled in from
+  `INSIGHT_DIMENSIONS` (dimension → key of its value inside `_id`). Edit the template, not
+  the files.
 
 Tests fail when any of them differs from what this script would write.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tap_audience.connector.settings import CONFIG_SCHEMA  # noqa: E402
+from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS  # noqa: E402
 
 README = ROOT / "README.md"
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"
+SCHEMAS = ROOT / "schemas"
 KINDS = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean"}
 
 
@@ -84,6 +92,57 @@ def replace_block(path: Path, indent: int) -> None:
     path.write_text("".join(lines[:start]) + render_settings(indent) + "".join(lines[end:]))
 
 
+def _nullable(json_type: str) -> dict[str, Any]:
+    return {"type": [json_type, "null"]}
+
+
+def insights_schema(dimension: str, id_key: str) -> dict[str, Any]:
+    """The schema of stream `eq_<dimension>`; `id_key` names the dimension's value in `_id`.
+
+    The metric columns are those of `INT_METRICS`/`FLOAT_METRICS` (tests/test_schemas.py
+    checks every record has exactly these properties), in the files' historical order.
+    """
+    counts = ("imps", "clicks", "actions", "bids")
+    money = ("bid_amount", "imp_cost", "revenue")
+    vast = ("vast_view", *(f"vast_completion_{p}" for p in (0, 25, 50, 75, 100)))
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": f"eq_{dimension}",
+        "description": (
+            f"ATOM campaign insights by {dimension} per campaign-local day "
+            f"(GET /beta/insights/{dimension})."
+        ),
+        "type": "object",
+        "properties": {
+            "campaign_id": {"type": "integer", "description": "ATOM campaign code (c)."},
+            "date": {"type": "string", "format": "date", "description": "Campaign-local day."},
+            "dimension_value": {
+                "type": "string",
+                "description": f"The {id_key} value of _id, as text.",
+            },
+            "_id": {
+                **_nullable("object"),
+                "description": "The row's raw _id object.",
+                "additionalProperties": True,
+            },
+            **{name: _nullable("integer") for name in counts},
+            **{name: _nullable("number") for name in money},
+            **{name: _nullable("integer") for name in vast},
+        },
+        "required": ["campaign_id", "date", "dimension_value"],
+        "additionalProperties": False,
+    }
+
+
+def insights_schema_files() -> dict[Path, str]:
+    """Path → exact text of each generated insights schema (2-space JSON, final newline)."""
+    return {
+        SCHEMAS / f"eq_{dimension}.json": json.dumps(insights_schema(dimension, id_key), indent=2)
+        + "\n"
+        for dimension, id_key in INSIGHT_DIMENSIONS.items()
+    }
+
+
 def main() -> None:
     text = README.read_text()
     head, rest = text.split(START, 1)
@@ -91,6 +150,9 @@ def main() -> None:
     README.write_text(f"{head}{START}\n{settings_table()}\n{END}{tail}")
     replace_block(ROOT / "meltano.yml", indent=8)
     replace_block(ROOT / "hub" / "tap-audience.yml", indent=2)
+    SCHEMAS.mkdir(exist_ok=True)
+    for path, text in insights_schema_files().items():
+        path.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.meltano_project import ENVIRONMENT, PRODUCTION, loader_config
+
+pytestmark = pytest.mark.slow  # Meltano, targets, databases: see pyproject markers
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_DUCKDB = loader_config("target-duckdb", ENVIRONMENT)

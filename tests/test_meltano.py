@@ -35,6 +35,8 @@ from tests.meltano_project import (
     tap_env,
 )
 
+pytestmark = pytest.mark.slow  # Meltano, targets, databases: see pyproject markers
+
 if not MELTANO_BIN.exists():
     pytest.skip(MELTANO_MISSING, allow_module_level=True)
 

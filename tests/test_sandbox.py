@@ -1,4 +1,4 @@
-"""The sandbox over real HTTP: vendor behaviour (vendor-apis.md) and agreement with its oracle."""
+"""The sandbox over real HTTP: vendor behaviour (docs/vendors.md) and agreement with its oracle."""
 
 from __future__ import annotations
 

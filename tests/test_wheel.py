@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,8 @@ def test_discover_from_an_installed_wheel(tmp_path):
         timeout=300,
     )
     (wheel,) = wheels.glob("tap_audience-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        assert "tap_audience/py.typed" in archive.namelist()  # the type hints ship (PEP 561)
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     pip = [str(env_dir / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]

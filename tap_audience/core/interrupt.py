@@ -1,4 +1,4 @@
-"""SIGTERM/SIGINT that never cut a Singer message in half.
+"""SIGTERM/SIGINT that never cut an output message (a Singer line) in half.
 
 The handler only records the signal while a message is being written; the writer raises
 `SyncInterrupted` right after its write completes. Anywhere else the handler raises at once,

@@ -1,4 +1,4 @@
-"""Angus.ai endpoints: console token (A2) and Data API entities (A4, Part C rows 1-8)."""
+"""Angus.ai endpoints: console token (A2) and Data API entities (A4, C1-C8; docs/vendors.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""LOCUS ``/prod/segment/hh-segments`` behind its API Gateway authorizer (B6, Part C 13)."""
+"""LOCUS ``/prod/segment/hh-segments`` behind its API Gateway authorizer.
+
+What it emulates: docs/vendors.md B6 and C13.
+"""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ class DataClock:
             return self._now
 
 
-# Angus clients send several ISO flavours (vendor-apis A4): "+0200", "+00:00", "Z", with or
+# Angus clients send several ISO flavours (docs/vendors.md A4): "+0200", "+00:00", "Z", with or
 # without (milli/micro)seconds. An explicit regex keeps this identical on every Python version
 # and rejects naive values, whose meaning on the real API is unknown.
 _ISO = re.compile(

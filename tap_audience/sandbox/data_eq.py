@@ -3,7 +3,7 @@
 Insight rows are sparse per (dimension value, campaign-local day). Whether a row exists and its
 *final* values depend only on (seed, campaign, dimension, value, date); the data clock only
 decides which days exist yet (campaign-local "today") and how complete the last three days are,
-because ATOM revises recent delivery data (vendor-apis B4, Part C 11).
+because ATOM revises recent delivery data (docs/vendors.md B4, C11).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .det import digest, rng, units, uuid4_from
 
 DimValue = int | str
 
-# path -> (_id key, value type). Part C row 10: the guessed keys live in this one table.
+# path -> (_id key, value type). docs/vendors.md C10: the guessed keys live in this one table.
 DIMENSIONS: dict[str, tuple[str, type]] = {
     "user_segment": ("UserSegment", int),
     "session": ("Session", int),

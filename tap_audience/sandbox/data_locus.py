@@ -30,7 +30,7 @@ SEGMENTS = (
     (119, "Health and Wellness"),
     (120, "Small Business Owners"),
 )
-# Canada's bounding box: the sandbox's stand-in for a data-licence territory (Part C 13).
+# Canada's bounding box: the sandbox's stand-in for a data-licence territory (docs/vendors.md C13).
 _LAT = (41.6, 83.2)
 _LON = (-141.1, -52.6)
 # Three entitled sample points: Toronto, Montreal, Vancouver.

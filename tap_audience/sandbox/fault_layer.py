@@ -98,7 +98,7 @@ def _under(path: str, prefix: str) -> bool:
 
 
 def _query_values(req: Request, name: str) -> list[str]:
-    if name in ("coords", "coords[]"):  # one name to Express's qs parser (vendor-apis B6)
+    if name in ("coords", "coords[]"):  # one name to Express's qs parser (docs/vendors.md B6)
         return req.query.get("coords", []) + req.query.get("coords[]", [])
     return req.query.get(name, [])
 
@@ -236,7 +236,7 @@ class FaultLayer:
         issued = tokens.issued_at(token, secret, _TOKEN_SOURCES[vendor][2])
         if issued is None or issued >= armed.cutoff:
             return None  # forged tokens are the handler's business; new ones are fine
-        # Each service's own answer to an expired token (vendor-apis A4, B2.6, B4, B6).
+        # Each service's own answer to an expired token (docs/vendors.md A4, B2.6, B4, B6).
         if _under(req.path, "/angus-data"):
             return json_response(401, {"code": "expired_jwt", "message": "Signature has expired"})
         if _under(req.path, "/eq-auth"):
@@ -318,7 +318,7 @@ def _replacement(f: Fault) -> Response:
     if f.kind == "html_error_page":
         return fm.html_page(f.http_status or 502, f.body)
     if f.kind == "rate_limited":
-        status, default = 429, "Too Many Requests"  # vendor-apis Part C 16
+        status, default = 429, "Too Many Requests"  # docs/vendors.md C16
     else:
         status, default = f.http_status or 503, None
     return fm.status_response(

@@ -18,7 +18,7 @@ ANGUS_USERNAME = "demo@angus.example"
 ANGUS_USER_ID = 826  # the user_id of the documented sample token (A3)
 EQ_PRODUCTS = ("atom", "locus")
 # keywarden: an OTP key lives 2 x OTP_TTL; /login re-sends the same OTP while more than OTP_TTL
-# remains (vendor-apis B2.1). Real time, like every other expiry.
+# remains (docs/vendors.md B2.1). Real time, like every other expiry.
 OTP_TTL = 300.0
 
 
@@ -45,7 +45,7 @@ class SandboxState:
         self.eq_secret = tokens.secret_for(seed, "eq")
         self.angus_page_size = angus_page_size
         self.angus_token_ttl = angus_token_ttl
-        # Part C row 3: absolute next_page is the documented contract; the switch mimics the
+        # docs/vendors.md C3: absolute next_page is the documented contract; the switch mimics the
         # relative path Angus's own dashboard assumed.
         self.angus_next_page_relative = False
         self.cameras: list[Camera] = make_cameras(seed, n_cameras)

@@ -14,7 +14,7 @@ import jwt
 
 from .det import digest
 
-EQ_TOKEN_TTL = 90 * 86400  # keywarden's JWT_TTL (vendor-apis B3)
+EQ_TOKEN_TTL = 90 * 86400  # keywarden's JWT_TTL (docs/vendors.md B3)
 
 
 class TokenExpired(Exception):
@@ -79,7 +79,7 @@ def issued_at(token: str, secret: str, claim: str) -> int | None:
 def angus_claims(
     username: str, user_id: int, client_id: str, ttl_seconds: int, *, now: int | None = None
 ) -> dict[str, Any]:
-    """djangorestframework-jwt payload plus ``client_id`` (vendor-apis A3); no ``iat``."""
+    """djangorestframework-jwt payload plus ``client_id`` (docs/vendors.md A3); no ``iat``."""
     now = int(time.time()) if now is None else now
     return {
         "username": username,
@@ -101,7 +101,7 @@ def eq_claims(
     ttl_seconds: int = EQ_TOKEN_TTL,
     now: int | None = None,
 ) -> dict[str, Any]:
-    """keywarden ``signJWT`` payload (vendor-apis B3)."""
+    """keywarden ``signJWT`` payload (docs/vendors.md B3)."""
     now = int(time.time()) if now is None else now
     return {
         "email": email,
