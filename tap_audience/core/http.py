@@ -104,7 +104,10 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        try:
+            return float(value)
+        except ValueError:  # a digit float() cannot read, such as "²": junk
+            return None
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -117,7 +120,8 @@ def retry_wait(policy: RetryPolicy, failure: BaseException, attempt: int) -> flo
     hinted = getattr(failure, "retry_after", None)
     if hinted is not None:
         return min(float(hinted), policy.max_wait_seconds)
-    ceiling = min(policy.max_wait_seconds, policy.base_wait_seconds * 2**attempt)
+    # The exponent is capped first: 2**attempt of a huge max_retries would overflow a float.
+    ceiling = min(policy.max_wait_seconds, policy.base_wait_seconds * 2.0 ** min(attempt, 64))
     return random.uniform(0, ceiling)
 
 
@@ -130,7 +134,9 @@ def body_excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     head = text.lstrip()[:15].lower()
     if head.startswith(("<!doctype html", "<html", "<head", "<body")):
         title = HTML_TITLE.search(text)
-        text = f"an HTML page titled {title.group(1)!r}" if title else "an HTML page"
+        text = (
+            f"an HTML page titled {' '.join(title.group(1).split())!r}" if title else "an HTML page"
+        )
     text = " ".join(text.split())
     return one_line(text if len(text) <= limit else text[: limit - 1] + "…")
 
@@ -149,7 +155,8 @@ def vendor_message(response: requests.Response) -> str:
                 message = body[key]
                 break
         else:
-            message = "; ".join(f"{k}: {v}" for k, v in body.items())
+            # No message field: every field, the code among them (not prefixed again).
+            return body_excerpt(REDACTOR.redact("; ".join(f"{k}: {v}" for k, v in body.items())))
         if isinstance(message, list):
             message = " ".join(str(m) for m in message)
         if isinstance(body.get("code"), str):
