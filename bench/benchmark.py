@@ -160,9 +160,11 @@ def run(
 def config_for(sandbox: Sandbox, hours: int, workdir: Path, **extra: object) -> Path:
     config = {
         **sandbox.credentials(),
-        # Angus only: without EQ tokens the EQ streams have no partitions.
+        # Angus only: without EQ tokens or coordinates the EQ streams have no partitions (and
+        # the run exits 0: coordinates without a LOCUS token would be a config problem).
         "eq_jwt": None,
         "locus_jwt": None,
+        "locus_coords": [],
         "start_date": (NOW - dt.timedelta(hours=hours)).isoformat(),
         "end_date": NOW.isoformat(),
         "max_retries": 0,

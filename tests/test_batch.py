@@ -86,7 +86,7 @@ def test_every_state_covers_only_announced_batches(sandbox, tmp_path):
     assert checked > 10
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_in_batch_mode_stops_with_a_state_that_loses_nothing(sandbox, tmp_path, signum):
     sandbox.faults.append(slow_down(0.02))
     config = sandbox_config(

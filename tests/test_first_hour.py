@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -81,14 +82,25 @@ def test_the_connection_test_fails_when_a_stream_fails(sandbox, tmp_path):
     assert "Traceback" not in process.stderr
 
 
-def test_a_wrong_data_url_fails_the_connection_test_naming_the_url(sandbox, tmp_path):
-    wrong = sandbox.base_url + "/angus-data/api/1"  # a doubled path, a common mistake
-    config = sandbox_config(sandbox, start_date=START, angus_api_url=wrong)
+@pytest.mark.parametrize(
+    ("setting", "vendor", "doubled", "request_path"),
+    [
+        ("angus_api_url", "Angus", "/api/1", "/api/1/entities"),
+        ("eq_api_url", "EQ ATOM", "/beta", "/beta/campaigns/"),
+        ("locus_api_url", "EQ LOCUS", "/prod", "/prod/segment/hh-segments"),
+    ],
+)
+def test_a_wrong_data_url_fails_the_connection_test_naming_the_url(
+    sandbox, tmp_path, setting, vendor, doubled, request_path
+):
+    # Each vendor's check makes one data request: a doubled path, a common mistake, fails it.
+    wrong = sandbox.credentials()[setting] + doubled
+    config = sandbox_config(sandbox, start_date=START, **{setting: wrong})
     process = tap("--test", config=config, tmp_path=tmp_path)
     assert process.returncode == 1
-    line = next(x for x in process.stderr.splitlines() if x.startswith("Angus: FAILED"))
-    assert f"answered HTTP 404 for {wrong}/api/1/entities" in line
-    assert f"(check angus_api_url: {wrong})" in line
+    line = next(x for x in process.stderr.splitlines() if x.startswith(f"{vendor}: FAILED"))
+    assert f"answered HTTP 404 for {wrong}{request_path}" in line
+    assert f"(check {setting}: {wrong})" in line
 
 
 def closed_port():
@@ -97,15 +109,22 @@ def closed_port():
         return probe.getsockname()[1]
 
 
-def test_an_unreachable_host_fails_the_connection_test_at_once(sandbox, tmp_path):
-    url = f"http://127.0.0.1:{closed_port()}"
+@pytest.mark.parametrize("host", ["closed port", "unknown host"])
+def test_an_unreachable_host_fails_the_connection_test_at_once(sandbox, tmp_path, host):
+    if host == "closed port":
+        url, problem = f"http://127.0.0.1:{closed_port()}", "connection refused"
+    else:
+        url, problem = "https://nosuch.invalid", "unknown host"  # .invalid never resolves
     config = sandbox_config(sandbox, start_date=START, angus_auth_url=url, max_retries=8)
+    started = time.monotonic()
     process = tap("--test", config=config, tmp_path=tmp_path)
     assert process.returncode == 1
     line = next(x for x in process.stderr.splitlines() if x.startswith("Angus: FAILED"))
-    assert f"cannot connect to {url} (connection refused)" in line
+    assert f"cannot connect to {url} ({problem})" in line
     assert "angus_auth_url" in line
+    assert line.count("cannot connect") == 1  # one line per problem, not one per camera
     assert "retry 1 of" not in process.stderr  # reported at once, not after minutes of retries
+    assert time.monotonic() - started < 60  # a generous bound: the retries would take minutes
 
 
 def test_a_sync_names_the_url_it_cannot_reach(sandbox, tmp_path):

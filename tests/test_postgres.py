@@ -35,6 +35,7 @@ from tests.meltano_project import (
     STREAMS,
     UTC,
     MeltanoProject,
+    assert_readme_types,
     assert_resumed_from,
     bookmarks,
     differences,
@@ -297,6 +298,7 @@ def test_postgres_resumes_from_meltano_state_and_upserts_revisions(project, sand
         "_sdc_batched_at",
         "_sdc_deleted_at",
     }
+    assert_readme_types("target-postgres", types)  # the README's types table, PostgreSQL column
 
     # Five hours later the partial bucket has filled up and five more buckets exist.
     sandbox.advance(dt.timedelta(hours=5))

@@ -691,3 +691,29 @@ def test_every_loader_in_meltano_yml_is_in_the_targets_table():
         for name, value in (loader.get("env") or {}).items():
             assert f"{name}: {value}" in row["notes"]
         assert all(type_row[loader["name"]] for type_row in types)  # a column for each
+
+
+# --- tests the README names --------------------------------------------------------------------
+def named_tests() -> list[tuple[str, str]]:
+    """(file, test) for every `test_file.py::test_name` in the README; a bare `::test_name`
+    belongs to the file named last before it (as the reliability table writes them)."""
+    found, current = [], None
+    for line in README.read_text(encoding="utf-8").splitlines():
+        for file, name in re.findall(r"`(?:(test_\w+\.py))?::(test_\w+)", line):
+            current = file or current
+            assert current, f"README: `::{name}` without a file before it: {line[:80]}"
+            found.append((current, name))
+    return found
+
+
+def test_every_test_the_readme_names_exists():
+    named = named_tests()
+    assert len(named) > 40
+    missing = [
+        f"{file}::{name}"
+        for file, name in named
+        if not re.search(
+            rf"^def {name}\(", (REPO / "tests" / file).read_text(encoding="utf-8"), re.MULTILINE
+        )
+    ]
+    assert missing == []

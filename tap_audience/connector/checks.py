@@ -48,7 +48,8 @@ def check_angus(runtime: Runtime) -> VendorCheck:
         except TapAudienceError as exc:
             problems.append(str(exc))
     if problems:
-        return VendorCheck("Angus", "FAILED", "; ".join(problems))
+        # One line per problem: an unreachable token host fails every camera the same way.
+        return VendorCheck("Angus", "FAILED", "; ".join(dict.fromkeys(problems)))
     # One small data request: a wrong angus_api_url must fail here, not in the first sync.
     endpoint = runtime.endpoints["angus_entities"]
     partition = endpoint.all_partitions()[0]
