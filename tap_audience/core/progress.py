@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 class StreamProgress:
@@ -20,7 +21,8 @@ class StreamProgress:
         *,
         partitions: int,
         windows: int,
-        logger: logging.Logger,
+        # singer-sdk 0.55 gives streams a LoggerAdapter (scripts/check-next-sdk.sh found it).
+        logger: logging.Logger | logging.LoggerAdapter[Any],
         interval_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

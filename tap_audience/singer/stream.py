@@ -1,20 +1,17 @@
 """The Singer side: one `EndpointStream` instance adapts one endpoint, built from its info.
 
-Bookkeeping is per window. When a window's last record has been written, the partition's
-bookmark moves to the newest replication value of that window and a STATE message goes out,
-so every STATE covers only fully emitted windows, and an interrupted run resumes at the
-first window it did not finish.
-
-A partition that fails (credentials refused, not entitled, malformed answers, retries used
-up) is logged, recorded in the run report and skipped; its bookmark stays where its last
-finished window left it, and the other partitions go on (unless `fail_fast`).
+The records come from the protocol-neutral `core.sync.StreamSync` (plan, fetch, parse,
+failures). Bookkeeping is per window: when a window's last record has been written (RECORD
+mode) or its batch file announced (BATCH mode), the partition's bookmark moves to the newest
+replication value of that window and a STATE message goes out, so every STATE covers only
+fully delivered windows, and an interrupted run resumes at the first window it did not finish.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import typing as t
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -26,16 +23,7 @@ from typing_extensions import override
 
 from tap_audience.connector.runtime import Runtime
 from tap_audience.core.endpoint import Endpoint, EndpointInfo, Record
-from tap_audience.core.errors import (
-    AccountCredentialsError,
-    NotEntitledError,
-    TapAudienceError,
-    failure_of,
-)
-from tap_audience.core.interrupt import INTERRUPTS
-from tap_audience.core.pipeline import PartitionPipeline
-from tap_audience.core.progress import StreamProgress
-from tap_audience.core.report import PartitionOutcome
+from tap_audience.core.sync import StreamSync
 from tap_audience.core.windows import Window
 from tap_audience.singer.sdk_hooks import SdkStreamHooks
 
@@ -45,10 +33,6 @@ if t.TYPE_CHECKING:
 
 # Top-level `schemas/`, installed as the package `tap_audience.schemas` (see pyproject.toml).
 SCHEMAS = SchemaDirectory(importlib.resources.files("tap_audience.schemas"))
-
-
-class PartitionFailed(TapAudienceError):
-    """A partition's sync failed; the message names the stream and partition."""
 
 
 class EndpointStream(SdkStreamHooks):
@@ -85,31 +69,28 @@ class EndpointStream(SdkStreamHooks):
         return self.runtime.endpoints[self.name]
 
     @cached_property
-    def pipeline(self) -> PartitionPipeline:
+    def stream_sync(self) -> StreamSync:
         """Every partition planned from the input state, fetched ahead through one fetcher."""
-        endpoint = self.endpoint
         # A catalog may force FULL_TABLE (Meltano's `replication-method` metadata): then the
         # whole range is read again, whatever the bookmark says.
         incremental = bool(self.replication_key) and (
             self.replication_method == REPLICATION_INCREMENTAL
         )
-        plans = []
-        for partition in self.partitions or []:
-            bookmark = self.get_context_state(partition).get("replication_key_value")
-            windows = endpoint.plan(partition, bookmark if incremental else None)
-            plans.append((partition, windows))
-        return PartitionPipeline(endpoint, plans, self.runtime.fetcher)
-
-    @cached_property
-    def progress(self) -> StreamProgress:
-        plans = self.pipeline.plans
-        return StreamProgress(
-            self.name,
-            partitions=len(plans),
-            windows=sum(len(windows) for _, windows in plans),
+        runtime = self.runtime
+        return StreamSync(
+            self.endpoint,
+            self.partitions or [],
+            bookmark=self._bookmark if incremental else None,
+            fetcher=runtime.fetcher,
+            report=runtime.report,
             logger=self.logger,
-            interval_seconds=self.runtime.settings.run.progress_interval_seconds,
+            progress_interval_seconds=runtime.settings.run.progress_interval_seconds,
+            fail_fast=runtime.settings.run.fail_fast,
         )
+
+    def _bookmark(self, partition: Mapping[str, Any]) -> str | None:
+        value = self.get_context_state(dict(partition)).get("replication_key_value")
+        return None if value is None else str(value)
 
     @cached_property
     @override
@@ -125,77 +106,12 @@ class EndpointStream(SdkStreamHooks):
 
     @override
     def get_records(self, context: types.Context | None) -> Iterable[Record]:
-        endpoint = self.endpoint
-        runtime = self.runtime
         if context is None:
-            if problem := endpoint.unusable_config():
-                runtime.report.partition(self.name, {}).finish("failed", problem)
-                self.logger.error("%s: %s", self.name, problem)
-            else:
-                reason = endpoint.unconfigured_reason()
-                self.logger.info("%s: nothing to sync: %s", self.name, reason)
+            self.stream_sync.nothing_to_sync()
             return
-        outcome = runtime.report.partition(self.name, context)
-        pipeline = self.pipeline
-        index = pipeline.index_of(dict(context))
-        progress = self.progress
-        try:
-            yield from self._partition_records(endpoint, context, index, outcome)
-        except AccountCredentialsError:
-            pipeline.close()
-            raise  # every partition depends on it: stop the run
-        except TapAudienceError as exc:
-            error = failure_of(exc, context)  # what the vendor's error table says it means
-            if isinstance(error, AccountCredentialsError):
-                pipeline.close()
-                raise error from exc
-            pipeline.abandon(index)
-            progress.partition_done(outcome.windows_planned - outcome.windows_done)
-            outcome.finish("failed", str(error))
-            why = "not entitled" if isinstance(error, NotEntitledError) else "failed"
-            self.logger.error(
-                "%s [%s] %s, skipping it (its bookmark stays at its last finished window): %s",
-                self.name,
-                outcome.describe(),
-                why,
-                error,
-            )
-            if runtime.settings.run.fail_fast:
-                pipeline.close()
-                raise PartitionFailed(f"{self.name} [{outcome.describe()}]: {error}") from exc
-        except BaseException:
-            # Stopped from outside (a record limit, an interruption): no more windows wanted.
-            pipeline.close()
-            raise
-        else:
-            outcome.finish("ok")
-            progress.partition_done()
-        if index == len(pipeline.plans) - 1:
-            pipeline.close()
-        if progress.partitions_done == progress.partitions_total:
-            progress.log()
-
-    def _partition_records(
-        self, endpoint: Endpoint, context: types.Context, index: int, outcome: PartitionOutcome
-    ) -> Iterable[Record]:
-        outcome.windows_planned = len(self.pipeline.plans[index][1])
-        replication_key = self.replication_key or ""
-        for fetched in self.pipeline.windows(index):
-            outcome.requests += fetched.stats.requests
-            outcome.retries += fetched.stats.retries
-            if fetched.error is not None:
-                raise fetched.error
-            window = fetched.window
-            for payload in fetched.payloads:
-                for record in endpoint.parse(window, payload):
-                    window.note_record(record.get(replication_key))
-                    yield record
-            window.done = True
-            outcome.records += window.rows
-            outcome.windows_done += 1
-            self._complete_window(context, window)
-            self.progress.window_done(window.rows)
-            INTERRUPTS.checkpoint()
+        yield from self.stream_sync.partition(
+            context, on_window_done=lambda window: self._complete_window(context, window)
+        )
 
     @override
     def get_batches(
