@@ -19,13 +19,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tap_audience"
 
 # Layer -> the layers (and outside packages of note) it may import. `core` is the
 # protocol-neutral engine; `angus` and `eqworks` own their vendor's parts; `connector` puts
-# them together; `singer` is the Singer face; `sandbox` emulates both vendors and stands alone.
+# them together; `singer` and `airbyte` are the output faces; `sandbox` emulates both vendors and stands alone.
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
     "angus": {"core", "angus"},
     "eqworks": {"core", "eqworks"},
     "connector": {"core", "angus", "eqworks", "connector", "sandbox"},
     "singer": {"core", "angus", "eqworks", "connector", "singer", "singer_sdk"},
+    # The second face: beside the Singer one, and without singer-sdk.
+    "airbyte": {"core", "angus", "eqworks", "connector", "airbyte"},
     "sandbox": {"sandbox"},
     "schemas": set(),
     "__main__": {"singer"},

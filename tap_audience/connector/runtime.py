@@ -4,7 +4,7 @@ the fetcher, the run report, maybe a sandbox. Protocol-neutral: a face (Singer) 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from tap_audience.angus.connection import AngusConnection
@@ -22,8 +22,15 @@ LOGGER = logging.getLogger("tap_audience")
 
 
 class Runtime:
-    def __init__(self, config: Mapping[str, Any], *, probing: bool = False) -> None:
-        """`probing`: a connection test, where an unreachable host is reported at once."""
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        probing: bool = False,
+        on_token_refreshed: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """`probing`: a connection test, where an unreachable host is reported at once.
+        `on_token_refreshed(setting, token)`: told of every EQ token refreshed in this run."""
         self.sandbox: Any = None
         effective = dict(config)
         if config.get("sandbox"):
@@ -46,7 +53,9 @@ class Runtime:
             self.settings.run, on_retry=self.report.count_retry, retry_unreachable=not probing
         )
         self.angus = AngusConnection(self.settings.angus, self.clients)
-        self.eq = EqConnection(self.settings.eq, self.clients)
+        self.eq = EqConnection(
+            self.settings.eq, self.clients, on_token_refreshed=on_token_refreshed
+        )
         self.endpoints: dict[str, Endpoint] = endpoints.build(self.settings, self.angus, self.eq)
         workers = self.settings.run.max_concurrency
         self.fetcher: Fetcher = ConcurrentFetcher(workers) if workers > 1 else SequentialFetcher()

@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -63,8 +64,12 @@ class EqToken:
         keywarden: VendorClient,
         token_file: str | None,
         refresh_within: dt.timedelta,
+        on_refreshed: Callable[[str, str], None] | None = None,
     ) -> None:
+        """`on_refreshed(setting, token)`: told of every refreshed token (a face that can hand
+        the new config back to its platform, like Airbyte's CONTROL message, listens)."""
         self.product = product
+        self._on_refreshed = on_refreshed
         self.setting = setting
         self._token = token
         self._keywarden = keywarden
@@ -166,6 +171,8 @@ class EqToken:
             if self._token_file:
                 write_token_file(self._token_file, token)
                 LOGGER.info("wrote the refreshed token to %s", self._token_file)
+            if self._on_refreshed is not None:
+                self._on_refreshed(self.setting, token)
 
 
 class EqTokenAuthenticator(AuthBase):

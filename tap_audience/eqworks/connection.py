@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from tap_audience.core.clients import ClientFactory
@@ -80,8 +81,16 @@ PRODUCTS = {product.product: product for product in (ATOM, LOCUS)}
 
 
 class EqConnection:
-    def __init__(self, settings: EqSettings, clients: ClientFactory) -> None:
+    def __init__(
+        self,
+        settings: EqSettings,
+        clients: ClientFactory,
+        *,
+        on_token_refreshed: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """`on_token_refreshed(setting, token)`: told of every token refreshed in this run."""
         self.settings = settings
+        self._on_token_refreshed = on_token_refreshed
         self._clients = clients
         self._tokens: dict[str, EqToken] = {}
         self._product_clients: dict[str, VendorClient] = {}
@@ -122,6 +131,7 @@ class EqConnection:
                     ),
                     token_file=self._token_file(product),
                     refresh_within=dt.timedelta(days=self.settings.eq_refresh_days),
+                    on_refreshed=self._on_token_refreshed,
                 )
                 token.prepare(self._user(product))
                 self._tokens[product_name] = token

@@ -8,7 +8,7 @@ understood is used and named in a WARNING: Meltano's `{"singer_state": ...}` wra
 now (a removed camera, a state from before the bucket size became part of Angus partitions)
 or a stream-level bookmark where bookmarks are per partition is kept in the state, unused.
 Valid bookmarks are rewritten in their endpoint's canonical form, because bookmarks are
-compared as text.
+compared as text (`core.bookmarks`, shared with the other faces).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import logging
 from collections.abc import Mapping
 from typing import IO, Any
 
-from tap_audience.core.endpoint import Endpoint
 from tap_audience.core.errors import TapAudienceError
 
 LOGGER = logging.getLogger("tap_audience.state")
@@ -70,83 +69,3 @@ def unwrap(state: Mapping[str, Any]) -> dict[str, Any]:
         MELTANO_WRAPPER,
     )
     return inner
-
-
-def _describe(context: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in context.items())
-
-
-def check_bookmarks(state: dict[str, Any], endpoints: Mapping[str, Endpoint]) -> list[str]:
-    """Problems that must stop the run, one line each; warnings are logged.
-
-    Valid bookmarks and partition contexts are normalised in place. Whether an entry matches
-    a partition is checked later (`warn_unmatched`), once the vendors say which exist.
-    """
-    bookmarks = state.get("bookmarks")
-    if not isinstance(bookmarks, dict):
-        return ['the state\'s "bookmarks" must be an object with one entry per stream']
-    problems = []
-    for stream, entry in bookmarks.items():
-        endpoint = endpoints.get(stream)
-        if not isinstance(entry, dict):
-            problems.append(f"{stream}: its state entry must be an object, not {entry!r}")
-        elif endpoint is None:
-            LOGGER.warning(
-                "the state has bookmarks for %r, which is not a stream of this tap", stream
-            )
-        else:
-            problems += _check_stream(stream, entry, endpoint)
-    return problems
-
-
-def _check_stream(stream: str, entry: dict[str, Any], endpoint: Endpoint) -> list[str]:
-    if "replication_key_value" in entry:
-        LOGGER.warning(
-            "%s: the state has one bookmark for the whole stream, but this tap keeps one per "
-            "%s; it is kept in the state and not used: partitions without a bookmark of their "
-            "own start from start_date",
-            stream,
-            endpoint.partition_key,
-        )
-    partitions = entry.get("partitions", [])
-    if not isinstance(partitions, list):
-        return [f'{stream}: the state\'s "partitions" must be a list, not {partitions!r}']
-    problems = []
-    for number, partition in enumerate(partitions, start=1):
-        context = partition.get("context") if isinstance(partition, dict) else None
-        if not isinstance(context, dict):
-            problems.append(f"{stream}: state partition #{number} has no context object")
-            continue
-        partition["context"] = endpoint.canonical_context(context)
-        value = partition.get("replication_key_value")
-        if value is not None and endpoint.replication_key:
-            try:
-                partition["replication_key_value"] = endpoint.bookmark_value(value)
-            except ValueError as exc:
-                problems.append(
-                    f"{stream} [{_describe(context)}]: the state's bookmark {exc}; correct or "
-                    "remove this entry"
-                )
-    return problems
-
-
-def warn_unmatched(state: Mapping[str, Any], endpoints: Mapping[str, Endpoint]) -> None:
-    """Name each state entry of these streams that matches no partition the vendor has: it is
-    kept in the state (a later run may need it), but this run starts that data afresh."""
-    bookmarks = state.get("bookmarks") or {}
-    for stream, endpoint in endpoints.items():
-        entry = bookmarks.get(stream)
-        if not isinstance(entry, dict) or not entry.get("partitions"):
-            continue
-        known = endpoint.known_partitions()
-        if not known:
-            continue
-        for partition in entry["partitions"]:
-            if partition["context"] not in known:
-                LOGGER.warning(
-                    "%s [%s]: this state entry matches no partition the tap syncs now (they "
-                    "look like [%s]); it is kept in the state and not used",
-                    stream,
-                    _describe(partition["context"]),
-                    _describe(known[0]),
-                )

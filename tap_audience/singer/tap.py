@@ -21,6 +21,7 @@ from tap_audience.connector.checks import check_vendors
 from tap_audience.connector.config_checks import config_problems
 from tap_audience.connector.runtime import Runtime
 from tap_audience.connector.settings import CONFIG_SCHEMA, secret_values
+from tap_audience.core.bookmarks import check_bookmarks, warn_unmatched
 from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, TapAudienceError
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
@@ -34,11 +35,9 @@ from tap_audience.singer.config_input import (
 )
 from tap_audience.singer.input_state import (
     StateError,
-    check_bookmarks,
     read_catalog_file,
     read_state_file,
     unwrap,
-    warn_unmatched,
 )
 from tap_audience.singer.sdk_hooks import DropDryRunStops, SdkTapHooks
 from tap_audience.singer.stream import EndpointStream

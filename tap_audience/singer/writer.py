@@ -1,16 +1,14 @@
 """A Singer message writer that buffers records and flushes whole lines on STATE.
 
 singer-sdk's writers flush stdout after every message. Here RECORD lines are serialised
-with msgspec into one buffer that is written when a STATE message arrives, when it grows past
-`FLUSH_BYTES`, and at the end: far fewer system calls, and a STATE line never reaches stdout
-before the records it covers. Writes go straight to file descriptor 1 under the interrupt
-guard, so a signal cannot leave half a line behind.
+with msgspec into one buffer (`core.output.LineBuffer`) that is written when a STATE message
+arrives, when it grows past its size limit, and at the end: far fewer system calls, and a
+STATE line never reaches stdout before the records it covers. Writes go straight to file
+descriptor 1 under the interrupt guard, so a signal cannot leave half a line behind.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
@@ -18,14 +16,12 @@ from singer_sdk.singerlib.encoding.base import SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
 from typing_extensions import override
 
-from tap_audience.core.interrupt import INTERRUPTS
-
-FLUSH_BYTES = 1 << 20
+from tap_audience.core.output import LineBuffer
 
 
 class BufferedSingerWriter(MsgSpecWriter):
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._lines = LineBuffer()
 
     @override
     def serialize_message(self, message: Message) -> bytearray:
@@ -46,38 +42,9 @@ class BufferedSingerWriter(MsgSpecWriter):
 
     @override
     def write_message(self, message: Message) -> None:
-        self._buffer += self.format_message(message)
-        if message.type != SingerMessageType.RECORD or len(self._buffer) >= FLUSH_BYTES:
-            self.flush()
+        self._lines.add(
+            self.format_message(message), flush=message.type != SingerMessageType.RECORD
+        )
 
     def flush(self) -> None:
-        if not self._buffer:
-            return
-        # The guard goes up before the buffer is taken: a signal in between would otherwise
-        # lose lines that a later STATE claims were written.
-        outer, INTERRUPTS.writing = INTERRUPTS.writing, True
-        try:
-            data, self._buffer = bytes(self._buffer), bytearray()
-            sys.stdout.flush()  # anything printed through sys.stdout goes first
-            view = memoryview(data)
-            fd = _stdout_fd()
-            while view:
-                written = os.write(fd, view) if fd is not None else _write_text(view)
-                view = view[written:]
-        finally:
-            INTERRUPTS.writing = outer
-        if not outer:  # a caller that set the guard itself acts on the signal afterwards
-            INTERRUPTS.checkpoint()
-
-
-def _stdout_fd() -> int | None:
-    try:
-        return sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None  # captured stdout (tests): no file descriptor
-
-
-def _write_text(view: memoryview) -> int:
-    stream: t.Any = sys.stdout
-    stream.write(bytes(view).decode())
-    return len(view)
+        self._lines.flush()

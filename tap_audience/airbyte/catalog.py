@@ -1,0 +1,90 @@
+"""`discover`'s catalog and the configured catalog `read` is given.
+
+Every stream is discovered (as in the Singer face, discovery needs no vendor call): its JSON
+schema, `full_refresh` and, where the stream has a replication key, `incremental` with that
+key as the source-defined cursor, and its primary key. A configured catalog selects streams
+and their sync mode; a choice the connector cannot honour stops the read with one line.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tap_audience.connector.endpoints import INFOS
+from tap_audience.core.endpoint import EndpointInfo
+from tap_audience.core.errors import ConfigurationError
+
+FULL_REFRESH, INCREMENTAL = "full_refresh", "incremental"
+BY_NAME = {info.name: info for info in INFOS}
+
+
+class CatalogError(ConfigurationError):
+    """The configured catalog cannot be used; the message names the stream and the fix."""
+
+
+def json_schema(stream: str) -> dict[str, Any]:
+    text = importlib.resources.files("tap_audience.schemas").joinpath(f"{stream}.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def airbyte_stream(info: EndpointInfo) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": info.name,
+        "json_schema": json_schema(info.name),
+        "supported_sync_modes": [FULL_REFRESH, INCREMENTAL]
+        if info.replication_key
+        else [FULL_REFRESH],
+        "source_defined_primary_key": [[key] for key in info.primary_keys],
+    }
+    if info.replication_key:
+        entry["source_defined_cursor"] = True
+        entry["default_cursor_field"] = [info.replication_key]
+    return entry
+
+
+def discovered() -> list[dict[str, Any]]:
+    return [airbyte_stream(info) for info in INFOS]
+
+
+@dataclass(frozen=True)
+class SelectedStream:
+    info: EndpointInfo
+    sync_mode: str
+
+    @property
+    def incremental(self) -> bool:
+        return self.sync_mode == INCREMENTAL
+
+
+def selected_streams(configured: Any) -> list[SelectedStream]:
+    """The streams a configured catalog selects, in the connector's order."""
+    fix = "write it from `source-audience discover` output"
+    entries = configured.get("streams") if isinstance(configured, Mapping) else None
+    if not isinstance(entries, list) or not entries:
+        raise CatalogError(f'the configured catalog must hold a non-empty "streams" list: {fix}')
+    chosen: dict[str, SelectedStream] = {}
+    for entry in entries:
+        stream = entry.get("stream") if isinstance(entry, Mapping) else None
+        name = stream.get("name") if isinstance(stream, Mapping) else None
+        if not isinstance(name, str):
+            raise CatalogError(f'each configured stream needs "stream": {{"name": ...}}: {fix}')
+        info = BY_NAME.get(name)
+        if info is None:
+            raise CatalogError(f"{name}: not a stream of this connector ({', '.join(BY_NAME)})")
+        mode = entry.get("sync_mode", FULL_REFRESH)
+        if mode not in (FULL_REFRESH, INCREMENTAL):
+            raise CatalogError(f"{name}: sync_mode {mode!r} is not full_refresh or incremental")
+        if mode == INCREMENTAL and not info.replication_key:
+            raise CatalogError(f"{name}: has no cursor, so it syncs in full_refresh mode only")
+        cursor = entry.get("cursor_field")
+        if mode == INCREMENTAL and cursor and list(cursor) != [info.replication_key]:
+            raise CatalogError(
+                f"{name}: the cursor is source-defined ({info.replication_key}), not {cursor!r}"
+            )
+        chosen[name] = SelectedStream(info, mode)
+    return [chosen[info.name] for info in INFOS if info.name in chosen]
