@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tap_audience"
 
 # Layer -> the layers (and outside packages of note) it may import. `core` is the
 # protocol-neutral engine; `angus` and `eqworks` own their vendor's parts; `connector` puts
-# them together; `singer` and `airbyte` are the output faces; `sandbox` emulates both vendors and stands alone.
+# them together; `singer` and `airbyte` are the output faces; `sandbox` emulates both vendors
+# and stands alone.
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
     "angus": {"core", "angus"},
