@@ -249,6 +249,22 @@ def test_full_refresh_ignores_the_stored_state(tmp_path, sandbox):
     assert entities_state["stream"]["stream_state"]["partitions"]  # written afresh
 
 
+def test_incremental_for_a_stream_without_cursor_reads_it_whole(tmp_path, sandbox):
+    # PyAirbyte configures every stream as incremental.
+    config = sandbox_config(sandbox)
+    catalog = configured_catalog(tmp_path, config)
+    for entry in catalog["streams"]:
+        entry["sync_mode"] = "incremental"
+    output = source(tmp_path, "read", config=config, catalog=catalog)
+    assert output.code == 0, output.errors()
+    assert (
+        output.records()["eq_campaigns"]
+        == run_tap(config, streams=["eq_campaigns"]).records["eq_campaigns"]
+    )
+    logged = [m["log"]["message"] for m in output.of("LOG")]
+    assert any("eq_campaigns has no cursor: read in full" in line for line in logged)
+
+
 def test_a_failed_partition_leaves_its_stream_incomplete_and_fails_the_read(tmp_path, sandbox):
     sandbox.inject(Fault.wrong_types(path="/eq-api/beta/insights/os", limit=1))
     config = sandbox_config(sandbox)
@@ -286,7 +302,7 @@ def test_a_refreshed_eq_token_is_handed_back_as_the_new_config(tmp_path, sandbox
     [
         ("bad setting", "angus_time_bucket: 'by_week' is not one of"),
         ("state not an array", "the state must be a JSON array of STREAM state messages"),
-        ("incremental without cursor", "eq_campaigns: has no cursor"),
+        ("another cursor", "angus_entities: the cursor is source-defined (bucket_start)"),
         ("unknown stream", "nope: not a stream of this connector"),
         ("missing catalog", "catalog file"),
     ],
@@ -299,9 +315,9 @@ def test_unusable_inputs_are_one_trace_error(tmp_path, sandbox, change, fragment
         files["config"] = {**config, "angus_time_bucket": "by_week"}
     elif change == "state not an array":
         files["state"] = {"bookmarks": {}}
-    elif change == "incremental without cursor":
-        entry = next(s for s in catalog["streams"] if s["stream"]["name"] == "eq_campaigns")
-        entry["sync_mode"] = "incremental"
+    elif change == "another cursor":
+        entry = next(s for s in catalog["streams"] if s["stream"]["name"] == "angus_entities")
+        entry["cursor_field"] = ["passing_by"]
     elif change == "unknown stream":
         catalog["streams"][0]["stream"] = {**catalog["streams"][0]["stream"], "name": "nope"}
     args = [*SOURCE, "read"]

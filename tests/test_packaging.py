@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import metadata
 from pathlib import Path
 
@@ -25,3 +26,16 @@ def test_declared_dependencies_cover_what_the_package_imports():
     for distribution in ("singer-sdk", "requests", "python-backoff", "typing_extensions"):
         assert distribution in declared
     assert '"backoff' not in declared and " backoff" not in declared
+
+
+def test_the_dockerfile_meets_airbytes_connector_image_rules():
+    text = (Path(__file__).resolve().parents[1] / "Dockerfile").read_text()
+    entrypoint = re.search(r'^ENV AIRBYTE_ENTRYPOINT="([^"]+)"$', text, re.MULTILINE)
+    assert entrypoint and entrypoint[1].startswith("/")  # an absolute path
+    assert f'ENTRYPOINT ["{entrypoint[1]}"]' in text  # the same command is the entrypoint
+    assert entrypoint[1].endswith("/source-audience")  # the console script the wheel installs
+    assert re.search(r"^USER airbyte$", text, re.MULTILINE)  # not root
+    assert "useradd" in text and "chown -R airbyte:airbyte /airbyte" in text  # owns /airbyte
+    version = re.search(r'^LABEL io.airbyte.version="([^"]+)"$', text, re.MULTILINE)
+    assert version and version[1] == PYPROJECT["project"]["version"]
+    assert "source-audience" in PYPROJECT["project"]["scripts"]

@@ -31,6 +31,7 @@ targets tables against meltano.yml and the loaded data.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import os
@@ -42,6 +43,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -54,10 +56,11 @@ import pytest
 import requests
 import yaml
 
+from tap_audience.connector.endpoints import INFOS
 from tap_audience.connector.settings import URL_SETTINGS
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
 from tap_audience.sandbox import DIMENSIONS, Sandbox
-from tests.helpers import expected_insights
+from tests.helpers import expected_insights, sandbox_config
 from tests.meltano_project import (
     DEMO,
     MELTANO_BIN,
@@ -151,7 +154,7 @@ def needs_meltano() -> None:
 
 # --- every block says how it is tested ---------------------------------------------------------
 def unannotated(blocks: list[Block]) -> list[str]:
-    modes = {"meltano-prod", "eq-login", "server", "demo", "skip"}
+    modes = {"meltano-prod", "eq-login", "server", "demo", "airbyte", "skip"}
     problems = []
     for block in blocks:
         if block.language not in SHELL_LANGUAGES:
@@ -717,3 +720,77 @@ def test_every_test_the_readme_names_exists():
         )
     ]
     assert missing == []
+
+
+# --- airbyte and pyairbyte ---------------------------------------------------------------------
+AIRBYTE_OK = {"spec": "SPEC", "check": "CONNECTION_STATUS", "discover": "CATALOG"}
+
+
+@pytest.mark.parametrize("block", blocks_in("airbyte"))
+def test_airbyte_block(block, tmp_path, sandbox):
+    """As written, in a folder whose config.json points at the sandbox: each command writes
+    protocol messages only, and the one the comment promises."""
+    from airbyte_protocol.models import AirbyteMessage
+
+    (tmp_path / "config.json").write_text(json.dumps(sandbox_config(sandbox)))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for command in block.commands:
+        process = subprocess.run(
+            command,
+            shell=True,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=LONG,
+            check=False,
+        )
+        assert process.returncode == 0, (command, process.stderr)
+        kinds = {
+            AirbyteMessage.model_validate_json(line).type.value
+            for line in process.stdout.splitlines()
+        }
+        verb = command.split()[1]
+        assert AIRBYTE_OK[verb] in kinds, command
+        if verb == "check":
+            status = next(
+                json.loads(line)
+                for line in process.stdout.splitlines()
+                if "CONNECTION_STATUS" in line
+            )
+            assert status["connectionStatus"]["status"] == "SUCCEEDED", status
+
+
+PYTHON_BLOCKS = [block for block in BLOCKS if block.language == "python"]
+PYAIRBYTE = REPO / ".venv-pyairbyte" / "bin" / "python"
+
+
+def test_every_python_block_says_how_it_is_tested():
+    assert PYTHON_BLOCKS
+    assert {block.mode for block in PYTHON_BLOCKS} == {"pyairbyte"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "block", [pytest.param(b, id=b.id) for b in PYTHON_BLOCKS if b.mode == "pyairbyte"]
+)
+def test_pyairbyte_block(block, tmp_path):
+    """As written, with PyAirbyte's interpreter and `source-audience` on PATH: it reads every
+    stream of the built-in sandbox into PyAirbyte's cache and prints their counts."""
+    if not PYAIRBYTE.exists():
+        pytest.skip("PyAirbyte is not installed: `bash scripts/bootstrap.sh` installs it")
+    (tmp_path / "snippet.py").write_text(block.text)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    process = subprocess.run(
+        [str(PYAIRBYTE), "snippet.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    counts = ast.literal_eval(process.stdout.strip().splitlines()[-1])
+    assert set(counts) == {info.name for info in INFOS}
+    assert counts["angus_entities"] > 0 and counts["eq_os"] > 0

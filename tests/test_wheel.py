@@ -1,4 +1,5 @@
-"""The built wheel carries the schemas: install it in a fresh virtualenv and discover."""
+"""The built wheel carries the schemas: install it in a fresh virtualenv and discover, with
+the Singer face and with the Airbyte face (the command the Docker image runs)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from airbyte_protocol.models import AirbyteMessage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,3 +62,16 @@ def test_discover_from_an_installed_wheel(tmp_path):
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     assert len(streams) == 12
     assert "bucket_start" in streams["angus_entities"]["schema"]["properties"]
+    # The Airbyte face from the same wheel: what the Docker image's entrypoint runs.
+    for command in (["spec"], ["discover", "--config", str(config)]):
+        shown = subprocess.run(
+            [str(env_dir / "bin" / "source-audience"), *command],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        (line,) = shown.stdout.splitlines()
+        message = AirbyteMessage.model_validate_json(line)
+        assert message.type.value == ("SPEC" if command == ["spec"] else "CATALOG")

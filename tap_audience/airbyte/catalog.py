@@ -3,13 +3,16 @@
 Every stream is discovered (as in the Singer face, discovery needs no vendor call): its JSON
 schema, `full_refresh` and, where the stream has a replication key, `incremental` with that
 key as the source-defined cursor, and its primary key. A configured catalog selects streams
-and their sync mode; a choice the connector cannot honour stops the read with one line.
+and their sync mode; `incremental` for a stream without a cursor reads it whole (and says
+so); a choice the connector cannot honour (another cursor, an unknown stream or mode) stops
+the read with one line.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +21,7 @@ from tap_audience.connector.endpoints import INFOS
 from tap_audience.core.endpoint import EndpointInfo
 from tap_audience.core.errors import ConfigurationError
 
+LOGGER = logging.getLogger("tap_audience.airbyte")
 FULL_REFRESH, INCREMENTAL = "full_refresh", "incremental"
 BY_NAME = {info.name: info for info in INFOS}
 
@@ -80,7 +84,10 @@ def selected_streams(configured: Any) -> list[SelectedStream]:
         if mode not in (FULL_REFRESH, INCREMENTAL):
             raise CatalogError(f"{name}: sync_mode {mode!r} is not full_refresh or incremental")
         if mode == INCREMENTAL and not info.replication_key:
-            raise CatalogError(f"{name}: has no cursor, so it syncs in full_refresh mode only")
+            # PyAirbyte asks every stream for incremental; a stream without a cursor is read
+            # whole each time, which is what incremental means for it (as the Airbyte CDK does).
+            LOGGER.info("%s has no cursor: read in full (incremental = full_refresh for it)", name)
+            mode = FULL_REFRESH
         cursor = entry.get("cursor_field")
         if mode == INCREMENTAL and cursor and list(cursor) != [info.replication_key]:
             raise CatalogError(
