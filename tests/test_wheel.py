@@ -75,3 +75,46 @@ def test_discover_from_an_installed_wheel(tmp_path):
         (line,) = shown.stdout.splitlines()
         message = AirbyteMessage.model_validate_json(line)
         assert message.type.value == ("SPEC" if command == ["spec"] else "CATALOG")
+    # check and read too, against the built-in sandbox, as the image would run them.
+    source = str(env_dir / "bin" / "source-audience")
+    sandbox = tmp_path / "sandbox.json"
+    sandbox.write_text(json.dumps({"sandbox": True}))
+    checked = airbyte_lines([source, "check", "--config", str(sandbox)], tmp_path)
+    statuses = [
+        m["connectionStatus"]["status"] for m in checked if m["type"] == "CONNECTION_STATUS"
+    ]
+    assert statuses == ["SUCCEEDED"]
+    (entities,) = [
+        s for s in json.loads(line)["catalog"]["streams"] if s["name"] == "angus_entities"
+    ]
+    configured = tmp_path / "configured.json"
+    configured.write_text(
+        json.dumps(
+            {
+                "streams": [
+                    {
+                        "stream": entities,
+                        "sync_mode": "incremental",
+                        "destination_sync_mode": "append",
+                    }
+                ]
+            }
+        )
+    )
+    read = airbyte_lines(
+        [source, "read", "--config", str(sandbox), "--catalog", str(configured)], tmp_path
+    )
+    kinds = [m["type"] for m in read]
+    assert kinds.count("RECORD") > 100
+    assert kinds.count("STATE") >= 3  # one per camera window at least
+
+
+def airbyte_lines(command: list[str], cwd: Path) -> list[dict]:
+    """The command's stdout, every line validated as an AirbyteMessage."""
+    shown = subprocess.run(
+        command, check=True, capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+    lines = shown.stdout.splitlines()
+    for line in lines:
+        AirbyteMessage.model_validate_json(line)
+    return [json.loads(line) for line in lines]

@@ -5,7 +5,7 @@ as the Singer face does: records in plan order; after each finished window a STR
 covering it, with the records written since the previous state as `sourceStats.recordCount`
 (every state differs from the one before: `synced_until` moves); a stream with no records
 still gets its state. Each stream is bracketed by TRACE STREAM_STATUS messages (STARTED,
-RUNNING at its first record, then COMPLETE, or INCOMPLETE when a partition failed). A failed
+RUNNING once it is planned, then COMPLETE, or INCOMPLETE when a partition failed). A failed
 partition is logged and skipped, the others go on, and the read ends with a TRACE ERROR and
 exit 1. A refreshed EQ token is handed back in a CONTROL `CONNECTOR_CONFIG` message.
 """
@@ -140,6 +140,8 @@ class Read:
             counts["since_state"], counts["states"] = 0, counts["states"] + 1
 
         complete = False
+        # Planned, and its first windows already being fetched: the stream is running.
+        write(messages.stream_status(name, "RUNNING"))
         try:
             if not partitions:
                 sync.nothing_to_sync()
@@ -148,8 +150,6 @@ class Read:
                     partition, on_window_done=functools.partial(window_done, partition)
                 )
                 for record in records:
-                    if not counts["records"]:
-                        write(messages.stream_status(name, "RUNNING"))
                     counts["records"] += 1
                     counts["since_state"] += 1
                     write(messages.record(name, record, messages.now_ms()))
