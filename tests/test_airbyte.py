@@ -270,11 +270,96 @@ def test_a_failed_partition_leaves_its_stream_incomplete_and_fails_the_read(tmp_
     statuses = output.statuses()
     assert statuses["eq_os"][-1] == "INCOMPLETE"
     assert all(seen[-1] == "COMPLETE" for name, seen in statuses.items() if name != "eq_os")
-    (error,) = output.errors()
-    assert error["failure_type"] == "system_error"
-    assert "eq_os [campaign_id=" in error["message"]
+    stream_error, read_error = output.errors()  # the stream's own, then the read's
+    assert stream_error["stream_descriptor"] == {"name": "eq_os"}
+    assert "stream_descriptor" not in read_error
+    for error in (stream_error, read_error):
+        assert error["failure_type"] == "system_error"  # a malformed answer: the vendor's
+        assert "eq_os [campaign_id=" in error["message"]
+        assert "Imps is 'n/a'" in error["message"]
     assert output.records()["eq_os"]  # the other campaigns were read
     assert_state_follows_its_records(output)
+
+
+def test_the_failure_type_says_whose_move_it_is(tmp_path, sandbox):
+    config = sandbox_config(sandbox)
+    config["angus_streams"][1]["access_token"] = "not-the-right-access-token"
+    catalog = configured_catalog(tmp_path, config)
+    output = source(tmp_path, "read", config=config, catalog=catalog)
+    assert output.code == 1
+    assert [e["failure_type"] for e in output.errors()] == ["config_error", "config_error"]
+    assert "not-the-right-access-token" not in "\n".join(output.lines)
+
+
+def test_every_selected_stream_gets_a_closing_status_even_when_the_read_stops(tmp_path, sandbox):
+    sandbox.inject(Fault.wrong_types(path="/eq-api/beta/insights/os", limit=1))
+    config = sandbox_config(sandbox, fail_fast=True)
+    output = source(tmp_path, "read", config=config, catalog=configured_catalog(tmp_path, config))
+    assert output.code == 1
+    statuses = output.statuses()
+    assert set(statuses) == {info.name for info in INFOS}
+    assert statuses["eq_os"][-1] == "INCOMPLETE"
+    after = [info.name for info in INFOS][[i.name for i in INFOS].index("eq_os") + 1 :]
+    assert after and all(statuses[name] == ["INCOMPLETE"] for name in after)
+
+
+def test_a_check_that_refreshes_the_token_hands_it_back(tmp_path, sandbox):
+    config = sandbox_config(sandbox)
+    config["eq_jwt"] = sandbox.mint_eq_token("analyst@eq.example", "atom", ttl_seconds=3 * 86400)
+    output = source(tmp_path, "check", config=config)
+    (control,) = output.of("CONTROL")
+    assert control["control"]["connectorConfig"]["config"]["eq_jwt"] != config["eq_jwt"]
+    assert output.messages[-1]["type"] == "CONNECTION_STATUS"  # the status comes last
+
+
+def test_a_bare_token_where_a_camera_object_belongs_is_never_shown(tmp_path):
+    config = {"angus_username": "ops@example.com", "angus_streams": ["plainSecretToken123"]}
+    output = source(tmp_path, "check", config=config)
+    (status,) = output.of("CONNECTION_STATUS")
+    assert status["connectionStatus"]["status"] == "FAILED"
+    assert "angus_streams" in status["connectionStatus"]["message"]
+    assert "plainSecretToken123" not in "\n".join(output.lines)
+
+
+def test_state_entries_it_cannot_use_are_named(tmp_path, sandbox):
+    config = sandbox_config(sandbox)
+    catalog = configured_catalog(tmp_path, config)
+    first = source(tmp_path, "read", config=config, catalog=catalog)
+    states = first.last_states()
+    foreign = {
+        "type": "STREAM",
+        "stream": {"stream_descriptor": {"name": "nope"}, "stream_state": {"partitions": []}},
+    }
+    elsewhere = {
+        "type": "STREAM",
+        "stream": {
+            "stream_descriptor": {"name": "eq_os", "namespace": "other"},
+            "stream_state": {"partitions": []},
+        },
+    }
+    cdk_style = {
+        "type": "STREAM",
+        "stream": {
+            "stream_descriptor": {"name": "angus_entities"},
+            "stream_state": {"bucket_start": "2026-11-20T10:00:00+00:00"},
+        },
+    }
+    rest = [s for s in states if s["stream"]["stream_descriptor"]["name"] != "angus_entities"]
+    output = source(
+        tmp_path,
+        "read",
+        config=config,
+        catalog=catalog,
+        state=[*rest, foreign, elsewhere, cdk_style],
+    )
+    assert output.code == 0
+    warnings = [m["log"]["message"] for m in output.of("LOG") if m["log"]["level"] == "WARN"]
+    assert any("'nope'" in w and "not used" in w for w in warnings), warnings
+    assert any("namespace 'other'" in w for w in warnings), warnings
+    assert any("angus_entities: the state holds bucket_start" in w for w in warnings), warnings
+    twice = source(tmp_path, "read", config=config, catalog=catalog, state=[*states, states[0]])
+    assert twice.code == 1
+    assert "two entries for" in twice.errors()[0]["message"]
 
 
 def test_a_refreshed_eq_token_is_handed_back_as_the_new_config(tmp_path, sandbox):
@@ -301,6 +386,8 @@ def test_a_refreshed_eq_token_is_handed_back_as_the_new_config(tmp_path, sandbox
         ("state not an array", "the state must be a JSON array of STREAM state messages"),
         ("another cursor", "angus_entities: the cursor is source-defined (bucket_start)"),
         ("unknown stream", "nope: not a stream of this connector"),
+        ("cursor not a list", "angus_entities: cursor_field must be a list"),
+        ("stream twice", "angus_entities: configured twice"),
         ("missing catalog", "catalog file"),
     ],
 )
@@ -315,6 +402,10 @@ def test_unusable_inputs_are_one_trace_error(tmp_path, sandbox, change, fragment
     elif change == "another cursor":
         entry = next(s for s in catalog["streams"] if s["stream"]["name"] == "angus_entities")
         entry["cursor_field"] = ["passing_by"]
+    elif change == "cursor not a list":
+        catalog["streams"][0]["cursor_field"] = 5
+    elif change == "stream twice":
+        catalog["streams"].append(catalog["streams"][0])
     elif change == "unknown stream":
         catalog["streams"][0]["stream"] = {**catalog["streams"][0]["stream"], "name": "nope"}
     args = [*SOURCE, "read"]
@@ -378,19 +469,22 @@ def test_an_interrupted_read_resumed_from_its_last_states_loses_nothing(sandbox,
         process = start_read(config, catalog, states, tmp_path)
         assert process.stdout is not None
         # A resumed read that completes writes about 400 lines (statuses, logs, lookback).
-        stop_after, lines = rng.randint(1, 700), []
+        stop_after, lines, signalled = rng.randint(1, 700), [], False
         for line in process.stdout:
             lines.append(line)
             if len(lines) >= stop_after:
+                # The read may have written everything and ended already (its output waits
+                # in the pipe): only a process still running can be interrupted.
+                signalled = process.poll() is None
                 if how == "kill -9":
                     process.kill()
                 else:
                     process.send_signal(signal.SIGTERM)
-                interruptions += 1
+                interruptions += signalled
                 break
         rest = process.stdout.read()
         process.wait(timeout=60)
-        if how == "SIGTERM" and len(lines) >= stop_after:
+        if how == "SIGTERM" and signalled and process.returncode != 0:
             assert process.returncode == 143
             assert "Traceback" not in (tmp_path / "stderr.log").read_text()
         result = Records(complete_lines("".join(lines) + rest))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYAIRBYTE = ROOT / ".venv-pyairbyte" / "bin" / "python"
 SOURCE = Path(sys.executable).with_name("source-audience")
 
-if not PYAIRBYTE.exists():
+if not PYAIRBYTE.exists() and not os.environ.get("CI"):  # in CI, a missing install fails
     pytest.skip(
         "PyAirbyte is not installed: `bash scripts/bootstrap.sh` installs it in .venv-pyairbyte",
         allow_module_level=True,

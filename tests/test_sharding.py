@@ -55,3 +55,55 @@ def test_a_partition_always_lands_on_the_same_shard(sandbox):
     assert {r["client_id"] for r in first.records["angus_entities"]} == {
         r["client_id"] for r in second.records["angus_entities"]
     }
+
+
+def test_a_kubernetes_job_index_picks_the_shard_when_the_config_does_not(sandbox, monkeypatch):
+    config = {**sandbox_config(sandbox), "shard_count": 3}
+    explicit = run_tap({**config, "shard_index": 2}, streams=list(KEYS))
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "2")  # what each pod of an Indexed Job gets
+    from_the_job = run_tap(config, streams=list(KEYS))
+    assert keyed(from_the_job) == keyed(explicit)
+    assert partitions(from_the_job) == partitions(explicit)
+    # An explicit shard_index wins over the job's index.
+    assert keyed(run_tap({**config, "shard_index": 1}, streams=list(KEYS))) != keyed(explicit)
+
+
+def test_a_job_index_beyond_the_shard_count_is_a_config_problem(monkeypatch):
+    from tap_audience.connector.config_checks import config_problems
+
+    monkeypatch.setenv("JOB_COMPLETION_INDEX", "4")
+    assert config_problems({"shard_count": 3}) == [
+        "shard_index (4) must be below shard_count (3): shards are numbered from 0"
+    ]
+
+
+def test_resharding_skips_nothing_moved_partitions_re_read(sandbox):
+    """2 shards, then 3: a partition that moves finds no bookmark (or an older one) in its new
+    shard's state, so it re-reads from there; an upserting target ends up exact."""
+    import datetime as dt
+
+    from tests.meltano_project import differences, expected_records
+
+    config = sandbox_config(sandbox)
+    states: dict[str, dict] = {}  # state id suffix -> state, as Meltano keeps them
+    loaded: dict[str, dict] = {stream: {} for stream in KEYS}
+
+    def run_shards(count: int) -> None:
+        for index in range(count):
+            suffix = f"shard-{index}"  # by index alone: shard-1 of 3 reuses shard-1 of 2's
+            result = run_tap(
+                {**config, "shard_count": count, "shard_index": index},
+                state=states.get(suffix),
+                streams=list(KEYS),
+            )
+            states[suffix] = result.final_state
+            for stream, rows in keyed(result).items():
+                loaded[stream].update(rows)  # upsert: the newest row per key wins
+
+    run_shards(2)
+    sandbox.advance(dt.timedelta(hours=5))  # new buckets, and the partial hour fills up
+    config["end_date"] = sandbox.now.isoformat()
+    run_shards(3)
+    expected = expected_records(sandbox)
+    for stream in KEYS:
+        assert not differences(stream, list(loaded[stream].values()), expected[stream]), stream

@@ -45,8 +45,8 @@ def airbyte_stream(info: EndpointInfo) -> dict[str, Any]:
         else [FULL_REFRESH],
         "source_defined_primary_key": [[key] for key in info.primary_keys],
     }
+    entry["source_defined_cursor"] = bool(info.replication_key)
     if info.replication_key:
-        entry["source_defined_cursor"] = True
         entry["default_cursor_field"] = [info.replication_key]
     return entry
 
@@ -89,9 +89,14 @@ def selected_streams(configured: Any) -> list[SelectedStream]:
             LOGGER.info("%s has no cursor: read in full (incremental = full_refresh for it)", name)
             mode = FULL_REFRESH
         cursor = entry.get("cursor_field")
-        if mode == INCREMENTAL and cursor and list(cursor) != [info.replication_key]:
+        cursor = [cursor] if isinstance(cursor, str) else cursor
+        if cursor is not None and not isinstance(cursor, list):
+            raise CatalogError(f"{name}: cursor_field must be a list of field names: {fix}")
+        if mode == INCREMENTAL and cursor and cursor != [info.replication_key]:
             raise CatalogError(
                 f"{name}: the cursor is source-defined ({info.replication_key}), not {cursor!r}"
             )
+        if name in chosen:
+            raise CatalogError(f"{name}: configured twice; list each stream once")
         chosen[name] = SelectedStream(info, mode)
     return [chosen[info.name] for info in INFOS if info.name in chosen]

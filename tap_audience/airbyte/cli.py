@@ -7,9 +7,10 @@
 
 Logs are LOG messages on stdout too (redacted, one line each). A problem the user must fix
 (config, catalog, state, credentials) is a TRACE ERROR with one readable line and exit 1;
-`check` always answers with one CONNECTION_STATUS (exit 0, as Airbyte expects). SIGTERM and
-SIGINT stop at once with exit 128 + signal: the last STATE on stdout covers every record a
-resumed read must not fetch again.
+so is anything unexpected (a `system_error`, its traceback in LOG lines). `check` always
+answers with one CONNECTION_STATUS (exit 0, as Airbyte expects). SIGTERM and SIGINT stop
+the read with exit 128 + signal: the last STATE on stdout covers every record a resumed read
+must not fetch again.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def read_json(path: str, what: str, fix: str) -> Any:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{what} {path}: cannot read it ({exc.strerror}): {fix}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what} {path} is not UTF-8 text ({exc.reason}): {fix}") from None
     if not text.strip():
         raise InputError(f"{what} {path} is empty: {fix}")
     try:
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace, writer: AirbyteWriter) -> None:
         except TapAudienceError as exc:
             writer.write(messages.connection_status(False, REDACTOR.redact(str(exc))))
             return
-        writer.write(source.check(config))
+        writer.write(source.check(config, writer))
     elif args.command == "discover":
         load_config(args.config)
         writer.write(messages.catalog(catalog.discovered()))
@@ -143,7 +146,22 @@ def main(argv: list[str] | None = None) -> None:
         writer.write(messages.error_trace(str(error), source.failure_type(error)))
         code = 1
     except SyncInterrupted as interrupted:
+        INTERRUPTS.pending = None  # handled here: the lines below must not raise it again
+        LOGGER.warning(
+            "%s: stopping; the last STATE covers every window whose records were written",
+            interrupted,
+        )
         code = interrupted.exit_code
+    except BrokenPipeError:
+        code = 1  # whoever read stdout went away: nobody is left to tell
+    except Exception as error:
+        LOGGER.exception("unexpected error")  # the traceback as LOG lines, redacted
+        line = f"unexpected {type(error).__name__}: {error}"
+        if args.command == "check":
+            writer.write(messages.connection_status(False, REDACTOR.redact(line)))
+        else:
+            writer.write(messages.error_trace(line, "system_error"))
+        code = 1
     with contextlib.suppress(OSError, SyncInterrupted):
         writer.flush()
     logging.shutdown()

@@ -27,11 +27,14 @@ from tap_audience.core.bookmarks import check_bookmarks, warn_unmatched
 from tap_audience.core.errors import (
     ConfigurationError,
     CredentialsError,
+    NotEntitledError,
     RequestFailedError,
     RetriesExhaustedError,
     TapAudienceError,
 )
 from tap_audience.core.redaction import REDACTOR
+from tap_audience.core.report import PartitionOutcome, failed_partitions_line
+from tap_audience.core.summary import shard_of_run, summary, write_summary
 from tap_audience.core.sync import StreamSync
 from tap_audience.core.windows import Window
 
@@ -41,20 +44,34 @@ LOGGER = logging.getLogger("tap_audience.airbyte")
 class ReadFailedError(TapAudienceError):
     """Some partitions failed; the others were read and their state written."""
 
+    def __init__(self, message: str, failure_type: str) -> None:
+        super().__init__(message)
+        self.failure_type = failure_type
 
-def failure_type(error: BaseException) -> str:
+
+def failure_type(error: BaseException | None) -> str:
     """The Airbyte failure type of an error: whose move it is to fix it."""
-    if isinstance(error, ConfigurationError | CredentialsError):
-        return "config_error"
+    if isinstance(error, ReadFailedError):
+        return error.failure_type
+    if isinstance(error, ConfigurationError | CredentialsError | NotEntitledError):
+        return "config_error"  # the user's: settings, credentials, entitlements
     if isinstance(error, RetriesExhaustedError | RequestFailedError):
-        return "transient_error"
+        return "transient_error"  # the vendor's or the network's, for now
     return "system_error"
 
 
-def check(config: Mapping[str, Any]) -> dict[str, Any]:
-    """One CONNECTION_STATUS: each vendor's line, as `tap-audience --test` prints them."""
+def failure_type_of(outcomes: list[PartitionOutcome]) -> str:
+    """One failure type for several failed partitions: theirs if they agree."""
+    kinds = {failure_type(outcome.exception) for outcome in outcomes}
+    return kinds.pop() if len(kinds) == 1 else "system_error"
+
+
+def check(config: Mapping[str, Any], writer: AirbyteWriter) -> dict[str, Any]:
+    """One CONNECTION_STATUS: each vendor's line, as `tap-audience --test` prints them. An EQ
+    token the check refreshes is handed back (CONTROL) before it, as a read does."""
+    handed_back = ConfigHandback(writer, config)
     try:
-        runtime = Runtime(config, probing=True)
+        runtime = Runtime(config, probing=True, on_token_refreshed=handed_back)
     except TapAudienceError as exc:
         return messages.connection_status(False, REDACTOR.redact(str(exc)))
     try:
@@ -69,6 +86,19 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
     return messages.connection_status(True, lines)
 
 
+class ConfigHandback:
+    """Hands every refreshed EQ token back to the platform as the config to store from now
+    on (CONTROL `CONNECTOR_CONFIG`): the next sync starts with it."""
+
+    def __init__(self, writer: AirbyteWriter, config: Mapping[str, Any]) -> None:
+        self.writer = writer
+        self.config = dict(config)
+
+    def __call__(self, setting: str, token: str) -> None:
+        self.config[setting] = token
+        self.writer.write(messages.connector_config(self.config))
+
+
 class Read:
     def __init__(
         self,
@@ -80,45 +110,79 @@ class Read:
         self.writer = writer
         self.config = dict(config)
         self.streams = streams
-        self.states = states
-        self.runtime = Runtime(config, on_token_refreshed=self._token_refreshed)
-
-    def _token_refreshed(self, setting: str, token: str) -> None:
-        # The platform stores the config it is handed: the next read starts with this token.
-        self.config[setting] = token
-        self.writer.write(messages.connector_config(self.config))
+        self.input_states = states
+        self.runtime = Runtime(config, on_token_refreshed=ConfigHandback(writer, config))
+        # Each stream's last state written (what a resumed read starts from).
+        self.written_states: dict[str, dict[str, Any]] = {}
+        self.finished: set[str] = set()  # streams whose closing status is written
 
     def run(self) -> None:
+        """Read every selected stream; the run summary is written however the read ends."""
+        try:
+            self._run()
+        except BaseException as error:
+            self._write_summary(error)
+            raise
+        self._write_summary(None)
+
+    def _write_summary(self, error: BaseException | None) -> None:
+        path = self.runtime.settings.run.run_summary_path
+        if path:
+            write_summary(
+                path,
+                summary(
+                    self.runtime.report,
+                    connector="source-audience",
+                    protocol="airbyte",
+                    error=error,
+                    shard=shard_of_run(self.runtime, self.config),
+                    bookmarks=self.written_states,
+                ),
+            )
+
+    def _run(self) -> None:
         runtime = self.runtime
         try:
             runtime.require_a_vendor({selected.info.vendor for selected in self.streams})
             endpoints = {s.info.name: runtime.endpoints[s.info.name] for s in self.streams}
-            incremental = {
-                s.info.name: self.states.get(s.info.name, {}) for s in self.streams if s.incremental
+            for name in sorted(self.input_states.keys() - endpoints.keys()):
+                LOGGER.warning(
+                    "the state has an entry for %r, which this read does not select (or which "
+                    "is not a stream of this source): it is not used",
+                    name,
+                )
+            used = {
+                s.info.name: self.input_states.get(s.info.name, {})
+                for s in self.streams
+                if s.incremental
             }
-            if problems := check_bookmarks({"bookmarks": incremental}, endpoints):
+            if problems := check_bookmarks({"bookmarks": used}, endpoints):
                 raise StateError("; ".join(problems))
-            runtime.preflight(endpoints)
-            warn_unmatched({"bookmarks": incremental}, endpoints)
+            runtime.preflight(list(endpoints))
+            warn_unmatched({"bookmarks": used}, endpoints)
             for selected in self.streams:
-                self._read_stream(selected, incremental.get(selected.info.name))
+                self._read_stream(selected, used.get(selected.info.name))
         finally:
             runtime.clients.stopping.set()
+            # A stream the read did not get to (a stop, fail_fast) still gets its closing status.
+            for selected in self.streams:
+                if selected.info.name not in self.finished:
+                    self._close_stream(selected.info.name, complete=False)
             self.writer.flush()
         for line in runtime.report.summary_lines():
             LOGGER.info("summary: %s", line)
         if failed := runtime.report.failed:
-            names = "; ".join(f"{o.stream} [{o.describe()}]: {o.error}" for o in failed)
-            raise ReadFailedError(
-                f"{len(failed)} partition(s) failed and were skipped: {names}. Their state did "
-                "not advance past their last finished window; fix the cause and read again."
-            )
+            raise ReadFailedError(failed_partitions_line(failed), failure_type_of(failed))
+
+    def _close_stream(self, name: str, *, complete: bool) -> None:
+        self.finished.add(name)
+        self.writer.write(messages.stream_status(name, "COMPLETE" if complete else "INCOMPLETE"))
 
     def _read_stream(self, selected: SelectedStream, entry: dict[str, Any] | None) -> None:
         name, runtime, write = selected.info.name, self.runtime, self.writer.write
         endpoint = runtime.endpoints[name]
-        # full_refresh ignores the stored state; the state written starts afresh.
-        state = StreamState(entry if selected.incremental else None, endpoint.replication_key)
+        # `entry` is None in full_refresh: the stored state is ignored, the one written afresh.
+        state = StreamState(entry, endpoint.replication_key)
         failed_before = len(runtime.report.failed)
         write(messages.stream_status(name, "STARTED"))
         partitions = endpoint.partitions()
@@ -132,12 +196,16 @@ class Read:
             progress_interval_seconds=runtime.settings.run.progress_interval_seconds,
             fail_fast=runtime.settings.run.fail_fast,
         )
-        counts = {"since_state": 0, "states": 0, "records": 0}
+        counts = {"since_state": 0, "states": 0}
+
+        def write_state() -> None:
+            self.written_states[name] = state.value()
+            write(messages.stream_state(name, self.written_states[name], counts["since_state"]))
+            counts["since_state"], counts["states"] = 0, counts["states"] + 1
 
         def window_done(partition: Mapping[str, Any], window: Window) -> None:
             state.window_done(partition, window)
-            write(messages.stream_state(name, state.value(), counts["since_state"]))
-            counts["since_state"], counts["states"] = 0, counts["states"] + 1
+            write_state()
 
         complete = False
         # Planned, and its first windows already being fetched: the stream is running.
@@ -150,15 +218,21 @@ class Read:
                     partition, on_window_done=functools.partial(window_done, partition)
                 )
                 for record in records:
-                    counts["records"] += 1
                     counts["since_state"] += 1
                     write(messages.record(name, record, messages.now_ms()))
             if not counts["states"]:
-                write(messages.stream_state(name, state.value(), counts["since_state"]))
-            complete = len(runtime.report.failed) == failed_before
+                write_state()
+            failed = runtime.report.failed[failed_before:]
+            complete = not failed
+            if failed:  # this stream's own error, before the read's closing one
+                write(
+                    messages.error_trace(
+                        failed_partitions_line(failed), failure_type_of(failed), stream=name
+                    )
+                )
         finally:
             sync.close()
-            write(messages.stream_status(name, "COMPLETE" if complete else "INCOMPLETE"))
+            self._close_stream(name, complete=complete)
 
     def close(self) -> None:
         self.runtime.close()

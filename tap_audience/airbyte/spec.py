@@ -13,10 +13,13 @@ DOCUMENTATION_URL = "https://github.com/tap-audience/tap-audience#running-under-
 
 
 def mark_secrets(schema: Any) -> Any:
-    """A copy of `schema` in which every `secret` property also says `airbyte_secret`."""
+    """A copy of `schema` in which every `secret` text property also says `airbyte_secret`
+    (Airbyte hides strings; the array of camera streams is secret through its tokens)."""
     if isinstance(schema, Mapping):
         marked = {key: mark_secrets(value) for key, value in schema.items()}
-        if schema.get("secret"):
+        kind = schema.get("type")
+        kinds = kind if isinstance(kind, list) else [kind]
+        if schema.get("secret") and "string" in kinds:
             marked["airbyte_secret"] = True
         return marked
     if isinstance(schema, list):

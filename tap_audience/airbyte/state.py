@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,8 @@ class StateError(ConfigurationError):
 
 
 FIX = "pass the STATE messages this source wrote, or [] to start afresh"
+KNOWN_KEYS = frozenset(("partitions",))
+LOGGER = logging.getLogger("tap_audience.airbyte.state")
 
 
 def stream_states(value: Any) -> dict[str, dict[str, Any]]:
@@ -54,11 +57,30 @@ def stream_states(value: Any) -> dict[str, dict[str, Any]]:
         stream = message.get("stream")
         described = stream.get("stream_descriptor") if isinstance(stream, Mapping) else None
         name = described.get("name") if isinstance(described, Mapping) else None
-        if not isinstance(name, str):
+        if not isinstance(name, str) or not isinstance(described, Mapping):
             raise StateError(f"state entry #{number} names no stream_descriptor.name: {FIX}")
+        if described.get("namespace"):
+            LOGGER.warning(
+                "state entry #%d is for %s in namespace %r; this source has no namespaces: "
+                "not used",
+                number,
+                name,
+                described["namespace"],
+            )
+            continue
         state = stream.get("stream_state") if isinstance(stream, Mapping) else None
         if state is not None and not isinstance(state, Mapping):
             raise StateError(f"{name}: its stream_state must be an object: {FIX}")
+        if name in states:
+            raise StateError(f"the state has two entries for {name}: {FIX}")
+        if unknown := sorted(set(state or {}) - KNOWN_KEYS):
+            LOGGER.warning(
+                "%s: the state holds %s, which this source does not write (it keeps one "
+                'bookmark per partition under "partitions"): not used, partitions without '
+                "a bookmark start from start_date",
+                name,
+                ", ".join(unknown),
+            )
         states[name] = copy.deepcopy(dict(state or {}))
     return states
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tap_audience.angus import settings as angus
-from tap_audience.connector.settings import SANDBOX_REPLACES, URL_SETTINGS
+from tap_audience.connector.settings import SANDBOX_REPLACES, URL_SETTINGS, with_job_index
 from tap_audience.core.settings import RUN_CHECKS, url_problems
 from tap_audience.eqworks import settings as eq
 
@@ -35,6 +35,7 @@ CHECKS: tuple[Check, ...] = (
 
 def config_problems(config: Config, face_checks: tuple[Check, ...] = ()) -> list[str]:
     """Every problem of `config`, one line each, in a stable order."""
+    config = with_job_index(config)
     if config.get("sandbox"):
         config = {k: v for k, v in config.items() if k not in SANDBOX_REPLACES}
     return [problem for check in (*CHECKS, *face_checks) for problem in check(config)]

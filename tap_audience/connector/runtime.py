@@ -9,7 +9,13 @@ from typing import Any
 
 from tap_audience.angus.connection import AngusConnection
 from tap_audience.connector import endpoints
-from tap_audience.connector.settings import CONFIG_SCHEMA, SANDBOX_REPLACES, Settings
+from tap_audience.connector.settings import (
+    CONFIG_SCHEMA,
+    JOB_INDEX_VARIABLE,
+    SANDBOX_REPLACES,
+    Settings,
+    with_job_index,
+)
 from tap_audience.core.clients import ClientFactory
 from tap_audience.core.endpoint import Endpoint
 from tap_audience.core.errors import ConfigurationError
@@ -32,7 +38,13 @@ class Runtime:
         """`probing`: a connection test, where an unreachable host is reported at once.
         `on_token_refreshed(setting, token)`: told of every EQ token refreshed in this run."""
         self.sandbox: Any = None
-        effective = dict(config)
+        effective = with_job_index(config)
+        if effective.get("shard_index") != config.get("shard_index"):
+            LOGGER.info(
+                "shard_index %s from %s (a Kubernetes Indexed Job)",
+                effective["shard_index"],
+                JOB_INDEX_VARIABLE,
+            )
         if config.get("sandbox"):
             from tap_audience.sandbox import Sandbox
 

@@ -8,6 +8,9 @@ Each setting is declared once, beside its owner (`core.settings.RunSettings`,
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +97,29 @@ def secret_values(value: Any, schema: Mapping[str, Any] = CONFIG_SCHEMA) -> list
             for secret in secret_values(value[name], child)
         ]
     if isinstance(value, list) and "properties" in schema.get("items", {}):
-        return [secret for item in value for secret in secret_values(item, schema["items"])]
+        found = []
+        for item in value:
+            if isinstance(item, Mapping):
+                found += secret_values(item, schema["items"])
+            elif schema.get("secret") and item is not None:
+                # Not the declared shape (a bare token where an object belongs): secret whole.
+                found.append(item if isinstance(item, str) else json.dumps(item))
+        return found
     if schema.get("secret") and value is not None:
         return [str(value)]
     return []
+
+
+LOGGER = logging.getLogger("tap_audience.connector.settings")
+# Set by Kubernetes in each pod of an Indexed Job: 0 .. completions - 1.
+JOB_INDEX_VARIABLE = "JOB_COMPLETION_INDEX"
+
+
+def with_job_index(config: Mapping[str, Any]) -> dict[str, Any]:
+    """`config`, with `shard_index` from Kubernetes' JOB_COMPLETION_INDEX when the config
+    leaves it unset (or at its default, 0): one Indexed Job runs every shard."""
+    resolved = dict(config)
+    index = os.environ.get(JOB_INDEX_VARIABLE, "").strip()
+    if index.isdigit() and not resolved.get("shard_index"):
+        resolved["shard_index"] = int(index)
+    return resolved

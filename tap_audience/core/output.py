@@ -32,12 +32,18 @@ class LineBuffer:
                 self.flush()
 
     def flush(self) -> None:
+        main = threading.current_thread() is threading.main_thread()
         with self._lock:
             if not self._buffer:
                 return
             # The guard goes up before the buffer is taken: a signal in between would
-            # otherwise lose lines that a later state message claims were written.
-            outer, INTERRUPTS.writing = INTERRUPTS.writing, True
+            # otherwise lose lines that a later state message claims were written. Only the
+            # main thread (where signal handlers run) raises it: a worker writing log lines
+            # must not hold a signal back; the main thread's own flush on the way out waits
+            # for the worker's write on the lock, so lines stay whole all the same.
+            outer = INTERRUPTS.writing
+            if main:
+                INTERRUPTS.writing = True
             try:
                 data, self._buffer = bytes(self._buffer), bytearray()
                 sys.stdout.flush()  # anything printed through sys.stdout goes first
@@ -47,8 +53,9 @@ class LineBuffer:
                     written = os.write(fd, view) if fd is not None else _write_text(view)
                     view = view[written:]
             finally:
-                INTERRUPTS.writing = outer
-        if not outer and threading.current_thread() is threading.main_thread():
+                if main:
+                    INTERRUPTS.writing = outer
+        if main and not outer:
             INTERRUPTS.checkpoint()  # a caller that set the guard itself acts afterwards
 
 

@@ -24,14 +24,19 @@ class PartitionOutcome:
     retries: int = 0
     status: str = "running"  # running | ok | failed
     error: str | None = None
+    # The failure itself, for a face that reports it by kind (Airbyte's failure types).
+    exception: BaseException | None = field(default=None, repr=False)
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
     def describe(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.partition.items()) or "(all)"
 
-    def finish(self, status: str, error: str | None = None) -> None:
+    def finish(
+        self, status: str, error: str | None = None, exception: BaseException | None = None
+    ) -> None:
         self.status, self.error, self.finished = status, error, time.monotonic()
+        self.exception = exception
 
     @property
     def seconds(self) -> float:
@@ -83,3 +88,15 @@ class RunReport:
         )
         lines.extend(f"FAILED {o.stream} [{o.describe()}]: {o.error}" for o in self.failed)
         return lines
+
+
+def failed_partitions_line(failed: list[PartitionOutcome], *, reasons: bool = True) -> str:
+    """The one line a run with failed partitions ends with, whatever the face (`reasons`:
+    each partition's error too, for a face whose last message is all the platform shows)."""
+    names = "; ".join(
+        f"{o.stream} [{o.describe()}]" + (f": {o.error}" if reasons else "") for o in failed
+    )
+    return (
+        f"{len(failed)} partition(s) failed and were skipped: {names}. Their bookmarks did not "
+        "advance past their last finished window; fix the cause and rerun."
+    )

@@ -235,7 +235,8 @@ class RunSettings(SettingsPart):
         integer(minimum=0),
         default=0,
         title="Shard index",
-        description="This process's shard, 0 to shard_count - 1.",
+        description="This process's shard, 0 to shard_count - 1. Unset (or 0), it is "
+        "Kubernetes' JOB_COMPLETION_INDEX when that is set, so one Indexed Job runs every shard.",
         read=int,
     )
     progress_interval_seconds: float = setting(
@@ -253,6 +254,15 @@ class RunSettings(SettingsPart):
         description="Stop at the first failed partition instead of skipping it, finishing the "
         "others and exiting non-zero at the end.",
         read=bool,
+    )
+    run_summary_path: str | None = setting(
+        STRING,
+        title="Run summary file",
+        description="Write a JSON summary of every run here at its end (also after SIGTERM, "
+        "SIGINT or a failed partition), atomically: records, partitions ok/failed with "
+        "reasons, windows, requests, retries and seconds per stream; the exit status, the "
+        "final bookmarks and the shard.",
+        read=optional_text,
     )
     start: dt.datetime = field(init=False)
     end: dt.datetime = field(init=False)

@@ -103,7 +103,7 @@ class StreamSync:
                 raise error from exc
             pipeline.abandon(index)
             progress.partition_done(outcome.windows_planned - outcome.windows_done)
-            outcome.finish("failed", str(error))
+            outcome.finish("failed", str(error), exception=error)
             why = "not entitled" if isinstance(error, NotEntitledError) else "failed"
             self.logger.error(
                 "%s [%s] %s, skipping it (its bookmark stays at its last finished window): %s",
@@ -139,10 +139,15 @@ class StreamSync:
             if fetched.error is not None:
                 raise fetched.error
             window = fetched.window
-            for payload in fetched.payloads:
-                for record in endpoint.parse(window, payload):
-                    window.note_record(record.get(replication_key))
-                    yield record
+            try:
+                for payload in fetched.payloads:
+                    for record in endpoint.parse(window, payload):
+                        window.note_record(record.get(replication_key))
+                        yield record
+            except BaseException:
+                # The records of a window that did not finish were written all the same.
+                outcome.records += window.rows
+                raise
             window.done = True
             outcome.records += window.rows
             outcome.windows_done += 1

@@ -25,6 +25,8 @@ from tap_audience.core.bookmarks import check_bookmarks, warn_unmatched
 from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, TapAudienceError
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
+from tap_audience.core.report import RunReport, failed_partitions_line
+from tap_audience.core.summary import shard_of_run, summary, write_summary
 from tap_audience.singer import input_catalog
 from tap_audience.singer.batch_config import batch_problems
 from tap_audience.singer.config_input import (
@@ -196,8 +198,35 @@ class TapAudience(SdkTapHooks):
         """Sync every selected stream, then report; raise if any partition failed.
 
         On SIGTERM/SIGINT the STATE on stdout already covers every finished window; the
-        final STATE is written again on the way out and `SyncInterrupted` propagates.
+        final STATE is written again on the way out and `SyncInterrupted` propagates. The
+        run summary (`run_summary_path`) is written however the run ends.
         """
+        try:
+            self._run()
+        except BaseException as error:
+            self._write_summary(error)
+            raise
+        self._write_summary(None)
+
+    def _write_summary(self, error: BaseException | None) -> None:
+        path = self.config.get("run_summary_path")
+        if not path:
+            return
+        # The runtime exists once streams were planned; a run refused before has no report.
+        runtime: Runtime | None = self.__dict__.get("runtime")
+        write_summary(
+            path,
+            summary(
+                runtime.report if runtime else RunReport(),
+                connector=self.name,
+                protocol="singer",
+                error=error,
+                shard=shard_of_run(runtime, self.config),
+                bookmarks=self.state.get("bookmarks", {}),
+            ),
+        )
+
+    def _run(self) -> None:
         streams = self.endpoint_streams
         if problems := input_catalog.problems(streams.values()):
             raise input_catalog.CatalogError("; ".join(problems))
@@ -238,11 +267,8 @@ class TapAudience(SdkTapHooks):
         for line in self.runtime.report.summary_lines():
             self.logger.info("summary: %s", line)
         if failed := self.runtime.report.failed:
-            names = "; ".join(f"{o.stream} [{o.describe()}]" for o in failed)
-            raise RunFailedError(
-                f"{len(failed)} partition(s) failed and were skipped: {names}. Their bookmarks "
-                "did not advance past their last finished window; fix the cause and rerun."
-            )
+            # The reasons are in the ERROR lines above, one per partition.
+            raise RunFailedError(failed_partitions_line(failed, reasons=False))
 
     def _finish_output(self) -> None:
         """End the output with a STATE, even one equal to the last: records may follow that

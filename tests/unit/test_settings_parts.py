@@ -61,6 +61,7 @@ def test_run_settings_defaults() -> None:
         "shard_index": 0,
         "progress_interval_seconds": 10.0,
         "fail_fast": False,
+        "run_summary_path": None,
     }
     assert type(run.request_timeout_seconds) is float
     assert type(run.max_retries) is int
@@ -497,7 +498,7 @@ def test_every_part_is_published(part: type[SettingsPart]) -> None:
 
 @pytest.mark.parametrize(
     ("part", "count"),
-    [(RunSettings, 12), (AngusSettings, 8), (EqSettings, 13), (SandboxSettings, 2)],
+    [(RunSettings, 13), (AngusSettings, 8), (EqSettings, 13), (SandboxSettings, 2)],
     ids=lambda v: getattr(v, "__name__", str(v)),
 )
 def test_part_sizes(part: type[SettingsPart], count: int) -> None:

@@ -1,0 +1,131 @@
+"""The run summary: one JSON file at the end of every run, for the engine that runs the tap.
+
+Written when `run_summary_path` is set, at the end of every run that gets to start: also
+after SIGTERM/SIGINT, a failed partition or a config problem found once the run started (a
+`kill -9` leaves the previous file in place). Atomic (temp file + rename), so a reader sees
+the old summary or the new one, never half. Its numbers are the run report's: records are
+those written (a failed partition's records of its unfinished window included).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from tap_audience.core.interrupt import SyncInterrupted
+from tap_audience.core.redaction import REDACTOR, one_line
+from tap_audience.core.report import RunReport
+from tap_audience.core.timeutil import UTC
+
+SUMMARY_VERSION = 1
+
+
+class HasRunSettings(Protocol):
+    @property
+    def settings(self) -> Any: ...
+
+
+def shard_of_run(runtime: HasRunSettings | None, config: Mapping[str, Any]) -> tuple[int, int]:
+    """(shard_count, shard_index) of the run, as resolved, or as configured before that."""
+    if runtime is not None:
+        run = runtime.settings.run
+        return run.shard_count, run.shard_index
+    return int(config.get("shard_count") or 1), int(config.get("shard_index") or 0)
+
+
+def exit_code_of(error: BaseException | None) -> int:
+    """The exit code a run ending with `error` (None: it succeeded) has."""
+    if error is None:
+        return 0
+    if isinstance(error, SyncInterrupted):
+        return error.exit_code
+    return 1
+
+
+def error_line(error: BaseException | None) -> str | None:
+    if error is None:
+        return None
+    return one_line(REDACTOR.redact(str(error) or type(error).__name__))
+
+
+def exit_status(code: int) -> str:
+    if code == 0:
+        return "succeeded"
+    if code > 128:
+        return "interrupted"
+    return "failed"
+
+
+def summary(
+    report: RunReport,
+    *,
+    connector: str,
+    protocol: str,
+    error: BaseException | None,
+    shard: tuple[int, int],
+    bookmarks: Mapping[str, Any],
+) -> dict[str, Any]:
+    streams: dict[str, dict[str, Any]] = {}
+    for outcome in report.outcomes:
+        entry = streams.setdefault(
+            outcome.stream,
+            {
+                "records": 0,
+                "partitions_ok": 0,
+                "partitions_failed": 0,
+                "windows_done": 0,
+                "windows_planned": 0,
+                "requests": 0,
+                "retries": 0,
+                "seconds": 0.0,
+                "failures": [],
+            },
+        )
+        entry["records"] += outcome.records
+        entry["partitions_ok"] += outcome.status == "ok"
+        entry["partitions_failed"] += outcome.status == "failed"
+        entry["windows_done"] += outcome.windows_done
+        entry["windows_planned"] += outcome.windows_planned
+        entry["requests"] += outcome.requests
+        entry["retries"] += outcome.retries
+        entry["seconds"] = round(entry["seconds"] + outcome.seconds, 3)
+        if outcome.status == "failed":
+            entry["failures"].append({"partition": dict(outcome.partition), "error": outcome.error})
+    count, index = shard
+    exit_code = exit_code_of(error)
+    return {
+        "summary_version": SUMMARY_VERSION,
+        "connector": connector,
+        "protocol": protocol,
+        "finished_at": dt.datetime.now(UTC).isoformat(),
+        "exit_code": exit_code,
+        "status": exit_status(exit_code),
+        "error": error_line(error),
+        "shard": {"count": count, "index": index},
+        "records": sum(s["records"] for s in streams.values()),
+        "retries": report.retries,
+        "streams": streams,
+        "bookmarks": dict(bookmarks),
+    }
+
+
+def write_summary(path: str | Path, content: Mapping[str, Any]) -> None:
+    """Replace `path` atomically with `content` as JSON."""
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(content, handle, indent=2, default=str)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,144 @@
+"""`run_summary_path`: one JSON file at the end of every run, whose numbers equal the output."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+from tap_audience.sandbox import Fault
+from tests.helpers import parse_messages, sandbox_config
+
+TAP = [sys.executable, "-m", "tap_audience", "--config"]
+
+
+def write(path: Path, content: object) -> Path:
+    path.write_text(json.dumps(content))
+    return path
+
+
+def singer_counts(stdout: str) -> Counter[str]:
+    return Counter({stream: len(rows) for stream, rows in parse_messages(stdout).records.items()})
+
+
+def summary_counts(summary: dict) -> Counter[str]:
+    return Counter({name: s["records"] for name, s in summary["streams"].items() if s["records"]})
+
+
+def test_a_successful_run_summarises_what_it_wrote(sandbox, tmp_path):
+    path = tmp_path / "runs" / "summary.json"  # its folder is created
+    config = sandbox_config(sandbox, run_summary_path=str(path), shard_count=2, shard_index=1)
+    process = subprocess.run(
+        [*TAP, str(write(tmp_path / "config.json", config))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    summary = json.loads(path.read_text())
+    assert summary["status"] == "succeeded" and summary["exit_code"] == 0
+    assert summary["error"] is None
+    assert summary["protocol"] == "singer" and summary["shard"] == {"count": 2, "index": 1}
+    assert summary_counts(summary) == singer_counts(process.stdout)
+    assert summary["records"] == sum(singer_counts(process.stdout).values())
+    assert summary["bookmarks"] == parse_messages(process.stdout).final_state["bookmarks"]
+    entities = summary["streams"]["angus_entities"]
+    assert entities["partitions_failed"] == 0 and entities["failures"] == []
+    assert entities["windows_done"] == entities["windows_planned"] > 0
+    assert entities["requests"] > 0
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_a_failed_partition_is_in_the_summary_with_its_reason(sandbox, tmp_path):
+    sandbox.inject(Fault.wrong_types(path="/eq-api/beta/insights/os", limit=1))
+    path = tmp_path / "summary.json"
+    path.write_text("the previous run's summary")
+    config = sandbox_config(sandbox, run_summary_path=str(path))
+    process = subprocess.run(
+        [*TAP, str(write(tmp_path / "config.json", config))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert process.returncode == 1
+    summary = json.loads(path.read_text())  # replaced whole
+    assert summary["status"] == "failed" and summary["exit_code"] == 1
+    assert "1 partition(s) failed" in summary["error"]
+    (failure,) = summary["streams"]["eq_os"]["failures"]
+    assert "Imps is 'n/a'" in failure["error"]
+    assert set(failure["partition"]) == {"campaign_id"}
+    # The failed partition's records of its unfinished window count: they were written.
+    assert summary_counts(summary) == singer_counts(process.stdout)
+
+
+def hold_after(requests: int, release: threading.Event):
+    """A sandbox hook: after `requests` answers, hold every request until `release` is set,
+    so the tap is surely still running when the test signals it."""
+    seen = itertools.count(1)
+
+    def hook(_request):
+        if next(seen) > requests:
+            release.wait(timeout=30)
+
+    return hook
+
+
+def test_an_interrupted_run_still_leaves_its_summary(sandbox, tmp_path):
+    release = threading.Event()
+    sandbox.faults.append(hold_after(60, release))
+    path = tmp_path / "summary.json"
+    config = sandbox_config(
+        sandbox,
+        start_date="2026-11-15T00:00:00+00:00",
+        angus_window_days=1,
+        run_summary_path=str(path),
+    )
+    process = subprocess.Popen(
+        [*TAP, str(write(tmp_path / "config.json", config))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.startswith('{"type":"STATE"') and len(lines) > 20:
+            break
+    process.send_signal(signal.SIGTERM)
+    lines.append(process.stdout.read())
+    process.wait(timeout=30)
+    release.set()
+    assert process.returncode == 143
+    summary = json.loads(path.read_text())
+    assert summary["status"] == "interrupted" and summary["exit_code"] == 143
+    assert summary["error"] == "interrupted by SIGTERM"
+    stdout = "".join(lines)
+    assert summary_counts(summary) == singer_counts(stdout)
+    assert summary["bookmarks"] == parse_messages(stdout).final_state["bookmarks"]
+
+
+def test_the_airbyte_face_writes_the_same_summary(sandbox, tmp_path):
+    from tests.test_airbyte import configured_catalog, source
+
+    path = tmp_path / "summary.json"
+    config = sandbox_config(sandbox, run_summary_path=str(path))
+    catalog = configured_catalog(tmp_path, config)
+    output = source(tmp_path, "read", config=config, catalog=catalog)
+    assert output.code == 0
+    summary = json.loads(path.read_text())
+    assert summary["protocol"] == "airbyte" and summary["status"] == "succeeded"
+    assert summary_counts(summary) == Counter(
+        {name: len(rows) for name, rows in output.records().items() if rows}
+    )
+    assert summary["bookmarks"] == {
+        state["stream"]["stream_descriptor"]["name"]: state["stream"]["stream_state"]
+        for state in output.last_states()
+    }
