@@ -18,6 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from tap_audience.core.bookmarks import cover_window
 from tap_audience.core.errors import ConfigurationError
 from tap_audience.core.timeutil import isoformat_utc
 from tap_audience.core.windows import Window
@@ -113,12 +114,7 @@ class StreamState:
     def window_done(self, partition: Mapping[str, Any], window: Window) -> None:
         entry = self._partition(partition, create=True)
         assert entry is not None
-        value = window.max_replication_value
-        if self.replication_key and value is not None:
-            current = entry.get("replication_key_value")
-            if current is None or value > current:
-                entry["replication_key"] = self.replication_key
-                entry["replication_key_value"] = value
+        cover_window(entry, self.replication_key, window)
         entry["synced_until"] = isoformat_utc(window.end)
         moment = dt.datetime.now(dt.timezone.utc)
         if self._last_synced_at is not None and moment <= self._last_synced_at:

@@ -16,12 +16,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from tap_audience.core.endpoint import Endpoint
+from tap_audience.core.windows import Window
 
 LOGGER = logging.getLogger("tap_audience.state")
 
 
 def _describe(context: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in context.items())
+
+
+def cover_window(entry: dict[str, Any], replication_key: str | None, window: Window) -> bool:
+    """Let a partition's entry cover a finished `window`: its bookmark moves to the window's
+    newest value if that is newer. True when it moved; bookmarks only ever hold values that
+    were written, so they never skip data, and never move back (a lookback re-read)."""
+    value = window.max_replication_value
+    if not replication_key or value is None:
+        return False
+    current = entry.get("replication_key_value")
+    if current is not None and value <= current:
+        return False
+    entry["replication_key"] = replication_key
+    entry["replication_key_value"] = value
+    return True
 
 
 def check_bookmarks(state: dict[str, Any], endpoints: Mapping[str, Endpoint]) -> list[str]:

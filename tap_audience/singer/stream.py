@@ -22,6 +22,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from typing_extensions import override
 
 from tap_audience.connector.runtime import Runtime
+from tap_audience.core.bookmarks import cover_window
 from tap_audience.core.endpoint import Endpoint, EndpointInfo, Record
 from tap_audience.core.sync import StreamSync
 from tap_audience.core.windows import Window
@@ -154,10 +155,6 @@ class EndpointStream(SdkStreamHooks):
         """Let the partition's bookmark cover `window`; False when it keeps no bookmark."""
         if not self.replication_key or window.max_replication_value is None:
             return False
-        state = self.get_context_state(context)
-        current = state.get("replication_key_value")
-        if current is None or window.max_replication_value > current:
-            state["replication_key"] = self.replication_key
-            state["replication_key_value"] = window.max_replication_value
+        if cover_window(self.get_context_state(context), self.replication_key, window):
             self.state_changed()
         return True
