@@ -121,7 +121,8 @@ def write_summary(path: str | Path, content: Mapping[str, Any]) -> None:
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(descriptor, "w") as handle:
-            json.dump(content, handle, indent=2, default=str)
+            # One line: a log shipper (or `run-shard.sh` printing it) keeps it one record.
+            json.dump(content, handle, separators=(",", ":"), default=str)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
