@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the two virtualenvs the project uses, on a machine with only python3 and pip:
-#   .venv          the tap, its dev tools and test dependencies
+#   .venv          the tap, its dev tools and test dependencies (Dagster included, for
+#                  orchestration/dagster/ and its test)
 #   .venv-meltano  Meltano itself (kept apart: its dependencies are not the tap's)
 #   .venv-pyairbyte PyAirbyte, which runs the connector's Airbyte face in tests/test_pyairbyte.py
 #                  (kept apart: it pins its own duckdb; about 800 MB, installed once)
@@ -13,7 +14,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,dagster]'
 
 if [ ! -x .venv-meltano/bin/meltano ]; then
   "$PYTHON" -m venv .venv-meltano

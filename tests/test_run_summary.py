@@ -142,3 +142,28 @@ def test_the_airbyte_face_writes_the_same_summary(sandbox, tmp_path):
         state["stream"]["stream_descriptor"]["name"]: state["stream"]["stream_state"]
         for state in output.last_states()
     }
+
+
+def test_the_metrics_textfile_carries_the_summarys_numbers(sandbox, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    summary_path, metrics_path = tmp_path / "summary.json", tmp_path / "textfile" / "tap.prom"
+    config = sandbox_config(
+        sandbox, run_summary_path=str(summary_path), run_metrics_path=str(metrics_path)
+    )
+    process = subprocess.run(
+        [*TAP, str(write(tmp_path / "config.json", config))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    summary = json.loads(summary_path.read_text())
+    families = {f.name: f for f in text_string_to_metric_families(metrics_path.read_text())}
+    (exit_code,) = families["tap_audience_run_exit_code"].samples
+    assert exit_code.value == 0
+    assert exit_code.labels == {"connector": "tap-audience", "shard": "0", "shards": "1"}
+    records = {s.labels["stream"]: s.value for s in families["tap_audience_stream_records"].samples}
+    assert records == {name: stream["records"] for name, stream in summary["streams"].items()}
+    assert sum(records.values()) == sum(singer_counts(process.stdout).values())

@@ -34,7 +34,7 @@ from tap_audience.core.errors import (
 )
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.report import PartitionOutcome, failed_partitions_line
-from tap_audience.core.summary import shard_of_run, summary, write_summary
+from tap_audience.core.summary import shard_of_run, summary, write_run_files
 from tap_audience.core.sync import StreamSync
 from tap_audience.core.windows import Window
 
@@ -126,10 +126,9 @@ class Read:
         self._write_summary(None)
 
     def _write_summary(self, error: BaseException | None) -> None:
-        path = self.runtime.settings.run.run_summary_path
-        if path:
-            write_summary(
-                path,
+        run = self.runtime.settings.run
+        if run.run_summary_path or run.run_metrics_path:
+            write_run_files(
                 summary(
                     self.runtime.report,
                     connector="source-audience",
@@ -138,6 +137,8 @@ class Read:
                     shard=shard_of_run(self.runtime, self.config),
                     bookmarks=self.written_states,
                 ),
+                summary_path=run.run_summary_path,
+                metrics_path=run.run_metrics_path,
             )
 
     def _run(self) -> None:

@@ -264,6 +264,14 @@ class RunSettings(SettingsPart):
         "final bookmarks and the shard.",
         read=optional_text,
     )
+    run_metrics_path: str | None = setting(
+        STRING,
+        title="Run metrics file",
+        description="Write the run summary's numbers here at the end of every run, in "
+        "node-exporter's textfile collector format (a `.prom` file in its directory), "
+        "atomically.",
+        read=optional_text,
+    )
     start: dt.datetime = field(init=False)
     end: dt.datetime = field(init=False)
 

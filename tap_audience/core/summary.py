@@ -1,6 +1,7 @@
 """The run summary: one JSON file at the end of every run, for the engine that runs the tap.
 
-Written when `run_summary_path` is set, at the end of every run that gets to start: also
+Written when `run_summary_path` is set (and, from the same numbers, a Prometheus textfile
+when `run_metrics_path` is), at the end of every run that gets to start: also
 after SIGTERM/SIGINT, a failed partition or a config problem found once the run started (a
 `kill -9` leaves the previous file in place). Atomic (temp file + rename), so a reader sees
 the old summary or the new one, never half. Its numbers are the run report's: records are
@@ -114,16 +115,56 @@ def summary(
     }
 
 
-def write_summary(path: str | Path, content: Mapping[str, Any]) -> None:
-    """Replace `path` atomically with `content` as JSON."""
+def write_run_files(
+    content: Mapping[str, Any], *, summary_path: str | None, metrics_path: str | None
+) -> None:
+    """The run summary (`run_summary_path`) and its Prometheus textfile (`run_metrics_path`),
+    each where it is configured."""
+    if summary_path:
+        # One line: a log shipper (or `run-shard.sh` printing it) keeps it one record.
+        replace_file(summary_path, json.dumps(content, separators=(",", ":"), default=str) + "\n")
+    if metrics_path:
+        replace_file(metrics_path, prometheus_text(content))
+
+
+def prometheus_text(content: Mapping[str, Any]) -> str:
+    """The summary's numbers in node-exporter's textfile collector format."""
+    shard = content["shard"]
+    run = f'connector="{content["connector"]}",shard="{shard["index"]}",shards="{shard["count"]}"'
+    lines = [
+        "# HELP tap_audience_run_exit_code Exit code of the last run (0: succeeded).",
+        "# TYPE tap_audience_run_exit_code gauge",
+        f"tap_audience_run_exit_code{{{run}}} {content['exit_code']}",
+        "# HELP tap_audience_run_finished_timestamp_seconds When the last run ended.",
+        "# TYPE tap_audience_run_finished_timestamp_seconds gauge",
+        f"tap_audience_run_finished_timestamp_seconds{{{run}}} "
+        f"{dt.datetime.fromisoformat(content['finished_at']).timestamp():.3f}",
+    ]
+    per_stream = (
+        ("records", "Records written in the last run."),
+        ("partitions_ok", "Partitions synced in the last run."),
+        ("partitions_failed", "Partitions that failed in the last run."),
+        ("windows_done", "Windows finished in the last run."),
+        ("requests", "Requests sent in the last run."),
+        ("retries", "Requests retried in the last run."),
+        ("seconds", "Seconds spent on the stream's partitions in the last run."),
+    )
+    for key, text in per_stream:
+        name = f"tap_audience_stream_{key}"
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} gauge"]
+        for stream, numbers in content["streams"].items():
+            lines.append(f'{name}{{{run},stream="{stream}"}} {numbers[key]}')
+    return "\n".join(lines) + "\n"
+
+
+def replace_file(path: str | Path, text: str) -> None:
+    """Replace `path` atomically with `text`: a reader sees the old file or the new one."""
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(descriptor, "w") as handle:
-            # One line: a log shipper (or `run-shard.sh` printing it) keeps it one record.
-            json.dump(content, handle, separators=(",", ":"), default=str)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)

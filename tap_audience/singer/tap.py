@@ -26,7 +26,7 @@ from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, Ta
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
 from tap_audience.core.report import RunReport, failed_partitions_line
-from tap_audience.core.summary import shard_of_run, summary, write_summary
+from tap_audience.core.summary import shard_of_run, summary, write_run_files
 from tap_audience.singer import input_catalog
 from tap_audience.singer.batch_config import batch_problems
 from tap_audience.singer.config_input import (
@@ -209,13 +209,13 @@ class TapAudience(SdkTapHooks):
         self._write_summary(None)
 
     def _write_summary(self, error: BaseException | None) -> None:
-        path = self.config.get("run_summary_path")
-        if not path:
+        summary_path = self.config.get("run_summary_path")
+        metrics_path = self.config.get("run_metrics_path")
+        if not summary_path and not metrics_path:
             return
         # The runtime exists once streams were planned; a run refused before has no report.
         runtime: Runtime | None = self.__dict__.get("runtime")
-        write_summary(
-            path,
+        write_run_files(
             summary(
                 runtime.report if runtime else RunReport(),
                 connector=self.name,
@@ -224,6 +224,8 @@ class TapAudience(SdkTapHooks):
                 shard=shard_of_run(runtime, self.config),
                 bookmarks=self.state.get("bookmarks", {}),
             ),
+            summary_path=summary_path,
+            metrics_path=metrics_path,
         )
 
     def _run(self) -> None:

@@ -62,6 +62,7 @@ def test_run_settings_defaults() -> None:
         "progress_interval_seconds": 10.0,
         "fail_fast": False,
         "run_summary_path": None,
+        "run_metrics_path": None,
     }
     assert type(run.request_timeout_seconds) is float
     assert type(run.max_retries) is int
@@ -498,7 +499,7 @@ def test_every_part_is_published(part: type[SettingsPart]) -> None:
 
 @pytest.mark.parametrize(
     ("part", "count"),
-    [(RunSettings, 13), (AngusSettings, 8), (EqSettings, 13), (SandboxSettings, 2)],
+    [(RunSettings, 14), (AngusSettings, 8), (EqSettings, 13), (SandboxSettings, 2)],
     ids=lambda v: getattr(v, "__name__", str(v)),
 )
 def test_part_sizes(part: type[SettingsPart], count: int) -> None:
