@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
-# Creates the two virtualenvs the project uses, on a machine with only python3 and pip:
-#   .venv          the tap, its dev tools and test dependencies (Dagster included, for
-#                  orchestration/dagster/ and its test)
+# Creates the virtualenvs the project uses, on a machine with only python3 and pip:
+#   .venv          the tap, its dev tools and test dependencies
 #   .venv-meltano  Meltano itself (kept apart: its dependencies are not the tap's)
+# With --test-tools (scripts/test.sh passes it), also what only the test suite needs:
+#   Dagster in .venv (the `dagster` group, for orchestration/dagster/ and its test), and
 #   .venv-pyairbyte PyAirbyte, which runs the connector's Airbyte face in tests/test_pyairbyte.py
 #                  (kept apart: it pins its own duckdb; about 800 MB, installed once)
 # Idempotent: a second run only checks that everything is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
+TEST_TOOLS=0
+for arg in "$@"; do
+  case "$arg" in
+    --test-tools) TEST_TOOLS=1 ;;
+    *) echo "bootstrap.sh: unknown argument $arg (the only one is --test-tools)" >&2; exit 2 ;;
+  esac
+done
 
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
+EXTRAS=dev
+if [ "$TEST_TOOLS" = 1 ]; then
+  EXTRAS=dev,dagster
+fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,dagster]'
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$EXTRAS]"
 
 if [ ! -x .venv-meltano/bin/meltano ]; then
   "$PYTHON" -m venv .venv-meltano
@@ -23,7 +35,7 @@ if [ ! -x .venv-meltano/bin/meltano ]; then
 fi
 
 PYAIRBYTE_VERSION=0.71.3
-if ! .venv-pyairbyte/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('airbyte') != '$PYAIRBYTE_VERSION')" 2>/dev/null; then
+if [ "$TEST_TOOLS" = 1 ] && ! .venv-pyairbyte/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('airbyte') != '$PYAIRBYTE_VERSION')" 2>/dev/null; then
   "$PYTHON" -m venv .venv-pyairbyte
   .venv-pyairbyte/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv-pyairbyte/bin/python -m pip install --quiet --disable-pip-version-check "airbyte==$PYAIRBYTE_VERSION"

@@ -28,7 +28,7 @@ from tests.meltano_project import (
 if os.environ.get("CI"):
     import dagster as dg  # in CI a missing install fails, it is never skipped
 else:
-    dg = pytest.importorskip("dagster", reason="pip install -e '.[dagster]' (scripts/bootstrap.sh)")
+    dg = pytest.importorskip("dagster", reason="bash scripts/bootstrap.sh --test-tools")
 duckdb = pytest.importorskip("duckdb")
 
 pytestmark = pytest.mark.slow  # Meltano runs

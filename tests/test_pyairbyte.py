@@ -29,7 +29,7 @@ SOURCE = Path(sys.executable).with_name("source-audience")
 
 if not PYAIRBYTE.exists() and not os.environ.get("CI"):  # in CI, a missing install fails
     pytest.skip(
-        "PyAirbyte is not installed: `bash scripts/bootstrap.sh` installs it in .venv-pyairbyte",
+        "PyAirbyte is not installed: `bash scripts/bootstrap.sh --test-tools` installs it",
         allow_module_level=True,
     )
 

@@ -778,7 +778,9 @@ def test_pyairbyte_block(block, tmp_path):
     """As written, with PyAirbyte's interpreter and `source-audience` on PATH: it reads every
     stream of the built-in sandbox into PyAirbyte's cache and prints their counts."""
     if not PYAIRBYTE.exists():
-        pytest.skip("PyAirbyte is not installed: `bash scripts/bootstrap.sh` installs it")
+        pytest.skip(
+            "PyAirbyte is not installed: `bash scripts/bootstrap.sh --test-tools` installs it"
+        )
     (tmp_path / "snippet.py").write_text(block.text)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     process = subprocess.run(
