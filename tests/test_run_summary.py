@@ -22,6 +22,17 @@ def write(path: Path, content: object) -> Path:
     return path
 
 
+def run_tap_process(config: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """The tap as a process (a sync), its config written to a file in `tmp_path`."""
+    return subprocess.run(
+        [*TAP, str(write(tmp_path / "config.json", config))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def singer_counts(stdout: str) -> Counter[str]:
     return Counter({stream: len(rows) for stream, rows in parse_messages(stdout).records.items()})
 
@@ -33,13 +44,7 @@ def summary_counts(summary: dict) -> Counter[str]:
 def test_a_successful_run_summarises_what_it_wrote(sandbox, tmp_path):
     path = tmp_path / "runs" / "summary.json"  # its folder is created
     config = sandbox_config(sandbox, run_summary_path=str(path), shard_count=2, shard_index=1)
-    process = subprocess.run(
-        [*TAP, str(write(tmp_path / "config.json", config))],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    process = run_tap_process(config, tmp_path)
     assert process.returncode == 0, process.stderr
     summary = json.loads(path.read_text())
     assert summary["status"] == "succeeded" and summary["exit_code"] == 0
@@ -60,13 +65,7 @@ def test_a_failed_partition_is_in_the_summary_with_its_reason(sandbox, tmp_path)
     path = tmp_path / "summary.json"
     path.write_text("the previous run's summary")
     config = sandbox_config(sandbox, run_summary_path=str(path))
-    process = subprocess.run(
-        [*TAP, str(write(tmp_path / "config.json", config))],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    process = run_tap_process(config, tmp_path)
     assert process.returncode == 1
     summary = json.loads(path.read_text())  # replaced whole
     assert summary["status"] == "failed" and summary["exit_code"] == 1
@@ -151,13 +150,7 @@ def test_the_metrics_textfile_carries_the_summarys_numbers(sandbox, tmp_path):
     config = sandbox_config(
         sandbox, run_summary_path=str(summary_path), run_metrics_path=str(metrics_path)
     )
-    process = subprocess.run(
-        [*TAP, str(write(tmp_path / "config.json", config))],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    process = run_tap_process(config, tmp_path)
     assert process.returncode == 0, process.stderr
     summary = json.loads(summary_path.read_text())
     families = {f.name: f for f in text_string_to_metric_families(metrics_path.read_text())}

@@ -34,7 +34,7 @@ from tap_audience.core.errors import (
 )
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.report import PartitionOutcome, failed_partitions_line
-from tap_audience.core.summary import shard_of_run, summary, write_run_files
+from tap_audience.core.summary import shard_of_run, summarised, summary, write_run_files
 from tap_audience.core.sync import StreamSync
 from tap_audience.core.windows import Window
 
@@ -118,12 +118,8 @@ class Read:
 
     def run(self) -> None:
         """Read every selected stream; the run summary is written however the read ends."""
-        try:
+        with summarised(self._write_summary):
             self._run()
-        except BaseException as error:
-            self._write_summary(error)
-            raise
-        self._write_summary(None)
 
     def _write_summary(self, error: BaseException | None) -> None:
         run = self.runtime.settings.run

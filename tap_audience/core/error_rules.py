@@ -91,7 +91,3 @@ class ErrorRules:
         """Whether an answer names the base URL setting, whatever else it means: a 404/405
         from a vendor API usually comes from a doubled or missing path part."""
         return status in WRONG_URL.statuses
-
-    def reads_message(self, status: int) -> bool:
-        """Whether deciding about `status` needs the vendor's message."""
-        return any(r.reads_message and status in r.statuses for r in self.rules)

@@ -10,14 +10,13 @@ those written (a failed partition's records of its unfinished window included).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-import os
-import tempfile
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from tap_audience.core.files import replace_file
 from tap_audience.core.interrupt import SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, one_line
 from tap_audience.core.report import RunReport
@@ -115,6 +114,18 @@ def summary(
     }
 
 
+@contextlib.contextmanager
+def summarised(write: Callable[[BaseException | None], None]) -> Iterator[None]:
+    """Run the body, then `write(error)` however it ended (None: it succeeded); the error
+    still propagates. Both faces wrap their run in it."""
+    try:
+        yield
+    except BaseException as error:
+        write(error)
+        raise
+    write(None)
+
+
 def write_run_files(
     content: Mapping[str, Any], *, summary_path: str | None, metrics_path: str | None
 ) -> None:
@@ -155,19 +166,3 @@ def prometheus_text(content: Mapping[str, Any]) -> str:
         for stream, numbers in content["streams"].items():
             lines.append(f'{name}{{{run},stream="{stream}"}} {numbers[key]}')
     return "\n".join(lines) + "\n"
-
-
-def replace_file(path: str | Path, text: str) -> None:
-    """Replace `path` atomically with `text`: a reader sees the old file or the new one."""
-    target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

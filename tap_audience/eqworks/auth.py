@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing_extensions import override
 
 from tap_audience.core.error_rules import Action
 from tap_audience.core.errors import AccountCredentialsError, ConfigurationError, VendorError
+from tap_audience.core.files import replace_file
 from tap_audience.core.http import ApiRequest, VendorClient
 from tap_audience.core.jwt_claims import claims_expiry, expires_at, unverified_claims
 from tap_audience.core.redaction import REDACTOR
@@ -37,19 +36,7 @@ LOGGER = logging.getLogger("tap_audience.eqworks.auth")
 
 def write_token_file(path: str | Path, token: str) -> None:
     """Replace the file's content atomically: readers see the old or the new token, never half."""
-    target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(token + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_file(path, token + "\n", mode=0o600)
 
 
 class EqToken:

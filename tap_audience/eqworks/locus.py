@@ -92,6 +92,7 @@ class LocusHouseholdSegments(FullTableEndpoint):
     def rows(self, window: Window, payload: Any) -> Iterator[tuple[str, Any]]:
         if not isinstance(payload, list):
             raise self.malformed(f"expected a JSON array, got {type(payload).__name__}")
+        coordinate = parse_coordinate(window.partition["coords"])  # once per answer
         for place in payload:
             segments = place.get("segments") if isinstance(place, dict) else None
             if not isinstance(segments, list):
@@ -101,12 +102,11 @@ class LocusHouseholdSegments(FullTableEndpoint):
             for segment in segments:
                 if isinstance(segment, dict) and (extra := segment.keys() - KNOWN_SEGMENT_FIELDS):
                     self.note_unknown_fields("segment", extra)
-                yield f"segment {segment!r}", (place, segment)
+                yield f"segment {segment!r}", (coordinate, place, segment)
 
     @override
     def record(self, window: Window, row: Any) -> Record:
-        place, segment = row
-        return segment_record(parse_coordinate(window.partition["coords"]), place, segment)
+        return segment_record(*row)
 
 
 def endpoints(run: RunSettings, settings: EqSettings, connection: EqConnection) -> list[Endpoint]:

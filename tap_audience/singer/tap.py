@@ -26,7 +26,7 @@ from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, Ta
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, install_redaction
 from tap_audience.core.report import RunReport, failed_partitions_line
-from tap_audience.core.summary import shard_of_run, summary, write_run_files
+from tap_audience.core.summary import shard_of_run, summarised, summary, write_run_files
 from tap_audience.singer import input_catalog
 from tap_audience.singer.batch_config import batch_problems
 from tap_audience.singer.config_input import (
@@ -201,12 +201,8 @@ class TapAudience(SdkTapHooks):
         final STATE is written again on the way out and `SyncInterrupted` propagates. The
         run summary (`run_summary_path`) is written however the run ends.
         """
-        try:
+        with summarised(self._write_summary):
             self._run()
-        except BaseException as error:
-            self._write_summary(error)
-            raise
-        self._write_summary(None)
 
     def _write_summary(self, error: BaseException | None) -> None:
         summary_path = self.config.get("run_summary_path")

@@ -166,24 +166,6 @@ def test_suggests_wrong_url(status: int, suggests: bool) -> None:
     assert ATOM_RULES.suggests_wrong_url(status) is suggests
 
 
-@pytest.mark.parametrize(
-    ("rules", "status", "reads"),
-    [
-        pytest.param(ATOM_RULES, 403, True, id="atom-403"),
-        pytest.param(ATOM_RULES, 401, True, id="atom-401"),
-        pytest.param(ATOM_RULES, 404, False, id="atom-404"),
-        pytest.param(LOCUS_RULES, 403, True, id="locus-403"),
-        pytest.param(DATA_API_RULES, 401, True, id="angus-401"),
-        pytest.param(DATA_API_RULES, 403, False, id="angus-403"),
-        pytest.param(TOKEN_RULES, 400, False, id="angus-token-400"),
-        pytest.param(KEYWARDEN_RULES, 401, False, id="keywarden-401"),
-        pytest.param(ATOM_RULES, 503, False, id="atom-503"),
-    ],
-)
-def test_reads_message(rules: ErrorRules, status: int, reads: bool) -> None:
-    assert rules.reads_message(status) is reads
-
-
 # --- the vendors' tables --------------------------------------------------------------------
 INSIGHTS = "/beta/insights/os"
 CAMPAIGNS = "/beta/campaigns/"
