@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -160,3 +161,22 @@ def test_the_metrics_textfile_carries_the_summarys_numbers(sandbox, tmp_path):
     records = {s.labels["stream"]: s.value for s in families["tap_audience_stream_records"].samples}
     assert records == {name: stream["records"] for name, stream in summary["streams"].items()}
     assert sum(records.values()) == sum(singer_counts(process.stdout).values())
+
+
+def test_a_summary_path_that_cannot_be_written_is_one_readable_line(sandbox, tmp_path):
+    # A folder is refused at start, before anything is read.
+    folder = sandbox_config(sandbox, run_summary_path=str(tmp_path))
+    process = run_tap_process(folder, tmp_path)
+    assert process.returncode == 1
+    assert f"run_summary_path: {tmp_path} is a folder" in process.stderr.splitlines()[-1]
+    assert "Traceback" not in process.stderr and "RECORD" not in process.stdout
+    # A folder that cannot be created (inside /proc): refused at start where the check can
+    # tell (not as root), else found out when writing; one line either way.
+    stuck = sandbox_config(sandbox, run_summary_path="/proc/no-such-folder/summary.json")
+    process = run_tap_process(stuck, tmp_path)
+    assert process.returncode == 1
+    last = process.stderr.splitlines()[-1]
+    assert re.search(
+        r"run_summary_path: cannot (write|create) /proc/no-such-folder/summary\.json", last
+    ), last
+    assert "Traceback" not in process.stderr

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tap_audience.core.origins import insecure_url_problem
@@ -319,7 +321,31 @@ def url_problems(config: Mapping[str, Any], names: list[str]) -> list[str]:
     return problems
 
 
+RUN_FILE_SETTINGS = ("run_summary_path", "run_metrics_path")
+
+
+def run_file_problems(config: Mapping[str, Any]) -> list[str]:
+    """The run summary and metrics files can be written: checked at start, not found out
+    after the whole run."""
+    problems = []
+    for name in RUN_FILE_SETTINGS:
+        path = config.get(name)
+        if not isinstance(path, str) or not path:
+            continue
+        target = Path(path).expanduser()
+        if target.is_dir():
+            problems.append(
+                f"{name}: {path} is a folder: give a file in it, e.g. {target}/run.json"
+            )
+            continue
+        folder = next((parent for parent in target.parents if parent.exists()), None)
+        if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            problems.append(f"{name}: cannot create {path}: {folder} is not a writable folder")
+    return problems
+
+
 RUN_CHECKS: tuple[Callable[[Mapping[str, Any]], list[str]], ...] = (
     date_range_problems,
     shard_problems,
+    run_file_problems,
 )

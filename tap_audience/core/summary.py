@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
+from tap_audience.core.errors import ConfigurationError
 from tap_audience.core.files import replace_file
 from tap_audience.core.interrupt import SyncInterrupted
 from tap_audience.core.redaction import REDACTOR, one_line
@@ -23,6 +25,7 @@ from tap_audience.core.report import RunReport
 from tap_audience.core.timeutil import UTC
 
 SUMMARY_VERSION = 1
+LOGGER = logging.getLogger("tap_audience.summary")
 
 
 class HasRunSettings(Protocol):
@@ -130,12 +133,27 @@ def write_run_files(
     content: Mapping[str, Any], *, summary_path: str | None, metrics_path: str | None
 ) -> None:
     """The run summary (`run_summary_path`) and its Prometheus textfile (`run_metrics_path`),
-    each where it is configured."""
+    each where it is configured. A file that cannot be written is one readable line: an
+    ERROR beside the run's own failure, or the run's failure (a ConfigurationError)."""
+    files: list[tuple[str, str, str]] = []
     if summary_path:
         # One line: a log shipper (or `run-shard.sh` printing it) keeps it one record.
-        replace_file(summary_path, json.dumps(content, separators=(",", ":"), default=str) + "\n")
+        text = json.dumps(content, separators=(",", ":"), default=str) + "\n"
+        files.append(("run_summary_path", summary_path, text))
     if metrics_path:
-        replace_file(metrics_path, prometheus_text(content))
+        files.append(("run_metrics_path", metrics_path, prometheus_text(content)))
+    for setting, path, text in files:
+        try:
+            replace_file(path, text)
+        except OSError as exc:
+            problem = (
+                f"{setting}: cannot write {path} ({exc.strerror}): set it to a file in a "
+                "writable folder"
+            )
+            if content["exit_code"] != 0:
+                LOGGER.error("%s", problem)  # the run's own error is the one to report
+            else:
+                raise ConfigurationError(problem) from None
 
 
 def prometheus_text(content: Mapping[str, Any]) -> str:

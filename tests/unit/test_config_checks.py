@@ -499,4 +499,20 @@ def test_face_checks_come_last() -> None:
         "shard_index (1) must be below shard_count (1): shards are numbered from 0",
         "batch_config is wrong",
     ]
-    assert len(CHECKS) == 8
+    assert len(CHECKS) == 9  # run, URL, Angus and EQ checks, run files included
+
+
+def test_run_files_must_be_writable_files(tmp_path: Path) -> None:
+    from tap_audience.core.settings import run_file_problems
+
+    new_folder = tmp_path / "new" / "deeper" / "summary.json"  # created when written
+    assert run_file_problems({"run_summary_path": str(new_folder)}) == []
+    assert run_file_problems({"run_metrics_path": str(tmp_path)}) == [
+        f"run_metrics_path: {tmp_path} is a folder: give a file in it, e.g. {tmp_path}/run.json"
+    ]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert run_file_problems({"run_summary_path": str(blocker / "summary.json")}) == [
+        f"run_summary_path: cannot create {blocker}/summary.json: {blocker} is not a writable "
+        "folder"
+    ]
