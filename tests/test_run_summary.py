@@ -155,6 +155,8 @@ def test_the_metrics_textfile_carries_the_summarys_numbers(sandbox, tmp_path):
     assert process.returncode == 0, process.stderr
     summary = json.loads(summary_path.read_text())
     families = {f.name: f for f in text_string_to_metric_families(metrics_path.read_text())}
+    # node-exporter reads the textfile as its own user.
+    assert metrics_path.stat().st_mode & 0o777 == summary_path.stat().st_mode & 0o777 == 0o644
     (exit_code,) = families["tap_audience_run_exit_code"].samples
     assert exit_code.value == 0
     assert exit_code.labels == {"connector": "tap-audience", "shard": "0", "shards": "1"}

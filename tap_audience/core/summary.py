@@ -144,7 +144,9 @@ def write_run_files(
         files.append(("run_metrics_path", metrics_path, prometheus_text(content)))
     for setting, path, text in files:
         try:
-            replace_file(path, text)
+            # Readable by others: node-exporter (or a log agent) reads it as its own user; it
+            # holds counts, bookmarks and redacted errors, no secret.
+            replace_file(path, text, mode=0o644)
         except OSError as exc:
             problem = (
                 f"{setting}: cannot write {path} ({exc.strerror}): set it to a file in a "
