@@ -20,5 +20,5 @@ mkdir -p output  # target-duckdb does not create the folder
 # `meltano --environment sandbox run tap-audience target-duckdb` resumes on top of it. (Clearing
 # the state instead, `meltano state clear --force sandbox:tap-audience-to-target-duckdb`, is a
 # second Meltano start and spells out the state id.)
-.venv-meltano/bin/meltano --environment sandbox run --full-refresh tap-audience target-duckdb
+.venv-meltano/bin/meltano --environment sandbox run --full-refresh tap-audience target-duckdb dbt-duckdb:build
 .venv/bin/python scripts/show_duckdb.py output/sandbox.duckdb

@@ -1,9 +1,9 @@
-"""Print the row count and the first rows of every table in a DuckDB file.
+"""Print the row count and the first rows of every table in a DuckDB file: the loaded tables
+first, then dbt's marts (schema `<loader schema>_marts`). dbt's staging views are left out: they
+are the loaded tables renamed.
 
-The file is attached under its own alias: DuckDB names a file's catalog after the file
-("sandbox" for output/sandbox.duckdb, the demo's), target-duckdb puts the tables in its
-`default_target_schema` ("sandbox" in meltano.yml's sandbox environment, "audience" in
-output/audience.duckdb for production), and a catalog and a schema with one name are ambiguous.
+The file is attached under an alias, so the script does not depend on the file's own catalog
+name (DuckDB names it after the file).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def main(path: str, rows: int = 3) -> None:
         connection.execute(f"attach '{path}' as {ALIAS} (read_only)")
         tables = connection.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_catalog = ? order by 1, 2",
+            "where table_catalog = ? and table_schema not like '%\\_staging' escape '\\' "
+            "order by 1, 2",
             [ALIAS],
         ).fetchall()
         for schema, table in tables:

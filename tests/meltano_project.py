@@ -129,6 +129,14 @@ class MeltanoProject:
         )
         # The repository ships `output/` (output/.gitkeep): target-duckdb does not create it.
         (root / "output").mkdir(exist_ok=True)
+        # The dbt project the dbt-duckdb / dbt-postgres utilities run (without a previous
+        # run's target/ and logs/).
+        shutil.copytree(
+            REPO / "transform",
+            root / "transform",
+            ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+            dirs_exist_ok=True,
+        )
         inherited = {
             key: value
             for key, value in os.environ.items()
@@ -354,12 +362,11 @@ def revised_buckets(
 def read_duckdb_table(
     connection: Any, stream: str, schema: str | None = None
 ) -> list[dict[str, Any]]:
-    """A table's rows as records shaped like the tap's (JSON decoded, timestamps in UTC).
+    """A table's rows as records shaped like the tap's (JSON decoded, timestamps in UTC), without
+    the target's `_sdc_*` metadata columns (meltano.yml sets `add_metadata_columns`).
 
     `schema` defaults to the sandbox environment's `default_target_schema`, where target-duckdb
-    puts the tables. The file must be attached as `loaded`: DuckDB names a file's catalog after
-    the file ("sandbox" for sandbox.duckdb), which equals the schema's name and makes
-    `sandbox.<table>` ambiguous.
+    puts the tables. The file must be attached as `loaded` (the tests' alias for it).
     """
     schema = schema or loader_config("target-duckdb")["default_target_schema"]
     cursor = connection.execute(f'SELECT * FROM loaded."{schema}"."{stream}"')
@@ -368,6 +375,7 @@ def read_duckdb_table(
         {
             name: plain(value, column_type)
             for (name, column_type), value in zip(columns, row, strict=True)
+            if not name.startswith("_sdc_")
         }
         for row in cursor.fetchall()
     ]

@@ -64,7 +64,7 @@ def tables_in(path: Path) -> tuple[Tables, list[dict[str, Any]]]:
     """Every table's (row count, SHA-256 of its sorted rows), and the Angus rows themselves."""
     tables: Tables = {}
     with duckdb.connect() as connection:  # closed again: an open handle locks the next run out
-        # An alias: the file's own catalog name ("sandbox") equals the schema's.
+        # Under an alias, as scripts/show_duckdb.py reads it.
         connection.execute(f"ATTACH '{path}' AS loaded (READ_ONLY)")
         names = connection.execute(
             "SELECT table_name FROM information_schema.tables "
@@ -77,7 +77,10 @@ def tables_in(path: Path) -> tuple[Tables, list[dict[str, Any]]]:
                 f'SELECT * FROM loaded."{DUCKDB["default_target_schema"]}"."{name}"'
             )
             columns = [column[0] for column in cursor.description]
-            rows = cursor.fetchall()
+            # Without the target's `_sdc_*` columns: when each run extracted and loaded a row.
+            kept = [i for i, column in enumerate(columns) if not column.startswith("_sdc_")]
+            columns = [columns[i] for i in kept]
+            rows = [tuple(row[i] for i in kept) for row in cursor.fetchall()]
             digest = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
             tables[name] = (len(rows), digest)
             if name == "angus_entities":

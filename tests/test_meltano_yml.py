@@ -128,8 +128,16 @@ def test_every_loader_has_its_outputs_checked():
 
 def test_production_keeps_the_production_names():
     assert loader_config("target-duckdb", PRODUCTION)["filepath"] == "output/audience.duckdb"
-    for loader in ("target-duckdb", "target-postgres"):
-        assert loader_config(loader, PRODUCTION)["default_target_schema"] == "audience"
+    assert loader_config("target-duckdb", PRODUCTION)["default_target_schema"] == "tap_audience"
+    assert loader_config("target-postgres", PRODUCTION)["default_target_schema"] == "audience"
+
+
+def test_no_duckdb_schema_is_named_like_its_file():
+    # DuckDB names a file's catalog after the file; a schema of that name makes a view over its
+    # tables fail ("Ambiguous reference to catalog or schema"), dbt's staging views included.
+    for environment in (ENVIRONMENT, PRODUCTION):
+        config = loader_config("target-duckdb", environment)
+        assert Path(config["filepath"]).stem != config["default_target_schema"], environment
 
 
 def test_duckdb_output_folders_ship_with_the_repository():

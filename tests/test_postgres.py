@@ -1,27 +1,16 @@
 """End to end into a real PostgreSQL: `meltano run tap-audience target-postgres`, twice.
 
-The `postgres` fixture starts a throwaway server (Debian's postgresql package; CI installs it
-through scripts/install_postgres.sh) on a free loopback port, in a temporary data directory, with
-a password-protected role that owns the `audience` database. Tables are read back with the
-`psql` client as JSON, so the test needs no Python driver, from the schema the `sandbox`
-environment loads (`audience_sandbox`); the production schema (`audience`) must stay empty.
+The server is the session's throwaway one (tests/postgres_server.py); this module loads into its
+own database, `audience`. Tables are read back with the `psql` client as JSON, so the test needs
+no Python driver, from the schema the `sandbox` environment loads (`audience_sandbox`); the
+production schema (`audience`) must stay empty.
 
 How the runs are set up: tests/meltano_project.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import glob
-import json
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,171 +35,25 @@ from tests.meltano_project import (
     revised_buckets,
     tap_env,
 )
+from tests.postgres_server import POSTGRES_MISSING, Postgres
 
 pytestmark = pytest.mark.slow  # Meltano, targets, databases: see pyproject markers
 
 if not MELTANO_BIN.exists():
     pytest.skip(MELTANO_MISSING, allow_module_level=True)
-
-
-def postgres_bin_dir() -> Path | None:
-    """The newest server install (Debian: /usr/lib/postgresql/<major>/bin), or $PG_BIN."""
-    if os.environ.get("PG_BIN"):
-        return Path(os.environ["PG_BIN"])
-    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
-    if not found:
-        return None
-    return Path(max(found, key=lambda path: int(Path(path).parts[-3]))).parent
-
-
-PG_BIN = postgres_bin_dir()
-if PG_BIN is None or not all((PG_BIN / name).exists() for name in ("initdb", "pg_ctl", "psql")):
-    pytest.skip(
-        "PostgreSQL server binaries (initdb, pg_ctl, psql) not found under "
-        "/usr/lib/postgresql/*/bin or $PG_BIN: `bash scripts/install_postgres.sh` installs them",
-        allow_module_level=True,
-    )
+if POSTGRES_MISSING:
+    pytest.skip(POSTGRES_MISSING, allow_module_level=True)
 
 # Where the sandbox environment loads, and the production schema it must leave alone (one
 # database, so both are visible to the test).
 SCHEMA = loader_config("target-postgres")["default_target_schema"]
 PRODUCTION_SCHEMA = loader_config("target-postgres", PRODUCTION)["default_target_schema"]
 STATE_ID = f"{ENVIRONMENT}:tap-audience-to-target-postgres"
-PG_TIMEOUT = 60
-# Not UTC on purpose: the target writes date-times into `timestamp without time zone` columns as
-# the session's wall time. In this zone 2026-11-01 05:00 and 06:00 UTC (inside the synced range)
-# are both 01:00, so without meltano.yml's `PGTZ: UTC` for the target two Angus buckets collide
-# ("duplicate key value violates unique constraint") and every other row is shifted.
-SERVER_TIME_ZONE = "America/Toronto"
-
-
-# --- the server --------------------------------------------------------------------------------
-@dataclasses.dataclass
-class Postgres:
-    bin_dir: Path
-    port: int
-    user: str = "tap_audience"
-    password: str = "not-a-secret-3fKq"
-    database: str = "audience"
-    host: str = "127.0.0.1"
-
-    def target_env(self) -> dict[str, str]:
-        """The connection as the declared `TARGET_POSTGRES_*` settings."""
-        return {
-            "TARGET_POSTGRES_HOST": self.host,
-            "TARGET_POSTGRES_PORT": str(self.port),
-            "TARGET_POSTGRES_USER": self.user,
-            "TARGET_POSTGRES_PASSWORD": self.password,
-            "TARGET_POSTGRES_DATABASE": self.database,
-        }
-
-    def query(self, sql: str) -> Any:
-        """One value of JSON, as the target's role over TCP with its password (like the target)."""
-        result = subprocess.run(
-            [
-                str(self.bin_dir / "psql"),
-                "--no-psqlrc",
-                "--no-align",
-                "--tuples-only",
-                "--quiet",
-                "--set=ON_ERROR_STOP=1",
-                f"--host={self.host}",
-                f"--port={self.port}",
-                f"--username={self.user}",
-                f"--dbname={self.database}",
-                f"--command={sql}",
-            ],
-            env={
-                **os.environ,
-                "PGPASSWORD": self.password,
-                "PGTZ": "UTC",
-                "PGCLIENTENCODING": "UTF8",
-                "PGCONNECT_TIMEOUT": "10",
-            },
-            capture_output=True,
-            text=True,
-            timeout=PG_TIMEOUT,
-            check=False,
-        )
-        assert result.returncode == 0, f"psql failed on {sql!r}: {result.stderr}"
-        return json.loads(result.stdout)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=PG_TIMEOUT, check=False, **kwargs
-    )
-    assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    assert PG_BIN is not None
-    # initdb refuses to run as root: the server then belongs to the `postgres` user, who must be
-    # able to reach its directory, so not under pytest's private tmp (0700, root's).
-    owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="tap-audience-pg-"))
-    data, log = root / "data", root / "server.log"
-
-    def pg_ctl(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [*owner, str(PG_BIN / "pg_ctl"), f"--pgdata={data}", f"--log={log}", *args]
-        return subprocess.run(
-            command, capture_output=True, text=True, timeout=PG_TIMEOUT, check=False
-        )
-
-    try:
-        if owner:
-            shutil.chown(root, "postgres", "postgres")
-        run(
-            [
-                *owner,
-                str(PG_BIN / "initdb"),
-                f"--pgdata={data}",
-                "--username=postgres",
-                "--encoding=UTF8",
-                "--locale=C",
-                # the superuser over the socket in the data dir; everyone else with a password
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "--no-sync",
-            ]
-        )
-        for _ in range(3):  # the free port may be taken before the server binds it
-            port = free_port()
-            options = (
-                f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off "
-                f"-c timezone={SERVER_TIME_ZONE}"
-            )
-            if pg_ctl("--options", options, "--wait", "start").returncode == 0:
-                break
-        else:
-            pytest.fail(f"PostgreSQL did not start:\n{log.read_text(errors='replace')}")
-        server = Postgres(bin_dir=PG_BIN, port=port)
-        run(
-            [
-                str(PG_BIN / "psql"),
-                "--no-psqlrc",
-                "--set=ON_ERROR_STOP=1",
-                f"--host={data}",
-                f"--port={port}",
-                "--username=postgres",
-                "--dbname=postgres",
-                f"--command=CREATE ROLE {server.user} LOGIN PASSWORD '{server.password}'",
-                f"--command=CREATE DATABASE {server.database} OWNER {server.user}",
-            ]
-        )
-        yield server
-    finally:
-        if (data / "postmaster.pid").exists():  # running, however far the setup got
-            pg_ctl("--mode=fast", "--wait", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+def postgres(postgres_server: Postgres) -> Postgres:
+    return postgres_server.create_database("audience")
 
 
 @pytest.fixture(scope="module")
