@@ -19,6 +19,11 @@ rendered) saying how this file runs it:
   print its config; the config must work (`tap-audience --test` syncs a record of every stream);
   Ctrl-C (SIGINT to its process group) must stop it.
 - `demo`: the block must be exactly the command tests/test_demo_twice.py runs twice.
+- `dbt`: the block runs as written in a throwaway copy of the Meltano project (its default
+  `sandbox` environment) with the sandbox fixture's settings and a database of the session's
+  PostgreSQL server in the `TARGET_POSTGRES_*` / `DBT_POSTGRES_*` variables its comment names;
+  then the marts in DuckDB and in PostgreSQL must equal the sandbox's truth (tests/marts.py),
+  and the generated docs must be there.
 - `skip: REASON`: the block is not run as is. Each line runs the stand-in registered in
   STAND_INS below (a cheap equivalent: `--help`, a copy of the files it rewrites, or the line
   itself), else it is reported as skipped with REASON.
@@ -61,6 +66,7 @@ from tap_audience.connector.settings import URL_SETTINGS
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
 from tap_audience.sandbox import DIMENSIONS, Sandbox
 from tests.helpers import expected_insights, sandbox_config
+from tests.marts import assert_marts_equal_truth, duckdb_marts, hourly_keys_as_text, postgres_marts
 from tests.meltano_project import (
     DEMO,
     MELTANO_BIN,
@@ -77,6 +83,7 @@ from tests.meltano_project import (
     loader_config,
     read_duckdb_table,
     readme_table,
+    tap_env,
 )
 
 README = REPO / "README.md"
@@ -154,7 +161,7 @@ def needs_meltano() -> None:
 
 # --- every block says how it is tested ---------------------------------------------------------
 def unannotated(blocks: list[Block]) -> list[str]:
-    modes = {"meltano-prod", "eq-login", "server", "demo", "airbyte", "skip"}
+    modes = {"meltano-prod", "eq-login", "server", "demo", "dbt", "airbyte", "skip"}
     problems = []
     for block in blocks:
         if block.language not in SHELL_LANGUAGES:
@@ -525,6 +532,29 @@ def test_server_block(command, tmp_path):
 def test_demo_block_is_what_test_demo_twice_runs(block):
     # tests/test_demo_twice.py runs this line twice and compares the tables.
     assert [shlex.split(command, comments=True) for command in block.commands] == [DEMO]
+
+
+# --- dbt ---------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("block", blocks_in("dbt"))
+def test_dbt_block(block, sandbox, postgres_server, tmp_path):
+    needs_meltano()
+    project = MeltanoProject(tmp_path / "project")
+    project.link_venvs()
+    database = postgres_server.create_database("readme_dbt")
+    env = {**tap_env(sandbox), **database.target_env(), **database.dbt_env()}
+    project.shell(["bash", "-euo", "pipefail", "-c", block.text], env=env)
+
+    duckdb_target = loader_config("target-duckdb")
+    in_duckdb = duckdb_marts(
+        project.root / duckdb_target["filepath"], duckdb_target["default_target_schema"]
+    )
+    in_postgres = postgres_marts(
+        database, loader_config("target-postgres")["default_target_schema"]
+    )
+    for marts in (in_duckdb, in_postgres):
+        assert_marts_equal_truth(hourly_keys_as_text(marts), sandbox)
+    assert (project.root / "transform" / "target" / "index.html").is_file()
 
 
 # --- skip: stand-ins ---------------------------------------------------------------------------
