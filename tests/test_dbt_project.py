@@ -113,7 +113,7 @@ def test_every_stream_is_a_source_with_a_staging_model():
     staged = {
         match
         for path in (MODELS / "staging").glob("stg_*.sql")
-        for match in re.findall(r"source\('tap_audience', '(\w+)'\)", path.read_text())
+        for match in re.findall(r"latest_extraction\('(\w+)'", path.read_text())
     } | {f"eq_{dimension}" for dimension in INSIGHT_DIMENSIONS}
     assert staged == set(STREAM_NAMES)
     for dimension in INSIGHT_DIMENSIONS:

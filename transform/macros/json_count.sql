@@ -5,3 +5,16 @@
 {% macro json_count(column, member) -%}
     cast({{ column }} ->> '{{ member }}' as bigint)
 {%- endmacro %}
+
+{# The type the warehouse's target gives an object column. #}
+{% macro json_type() -%}
+    {{ return(adapter.dispatch('json_type', 'tap_audience')()) }}
+{%- endmacro %}
+
+{% macro default__json_type() -%}
+    json
+{%- endmacro %}
+
+{% macro postgres__json_type() -%}
+    jsonb
+{%- endmacro %}

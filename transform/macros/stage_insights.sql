@@ -5,10 +5,15 @@
 #}
 {% macro stage_insights(dimension) %}
 with latest as (
-    {{ latest_extraction(
-        source('tap_audience', 'eq_' ~ dimension),
-        ['campaign_id', 'dimension_value', 'date']
-    ) }}
+    {{ latest_extraction('eq_' ~ dimension, ['campaign_id', 'dimension_value', 'date'], {
+        'campaign_id': 'bigint', 'dimension_value': dbt.type_string(), 'date': 'date',
+        'imps': 'bigint', 'clicks': 'bigint', 'actions': 'bigint', 'bids': 'bigint',
+        'bid_amount': 'double precision', 'imp_cost': 'double precision',
+        'revenue': 'double precision', 'vast_view': 'bigint', 'vast_completion_0': 'bigint',
+        'vast_completion_25': 'bigint', 'vast_completion_50': 'bigint',
+        'vast_completion_75': 'bigint', 'vast_completion_100': 'bigint',
+        '_sdc_extracted_at': 'timestamp'
+    }) }}
 )
 
 select

@@ -2,10 +2,13 @@
 -- The newest bucket is partial when the tap reads it and the lookback reads it again, so an
 -- appending target holds several versions; the last one read is the complete one.
 with latest as (
-    {{ latest_extraction(
-        source('tap_audience', 'angus_entities'),
-        ['client_id', 'time_bucket', 'bucket_start']
-    ) }}
+    {{ latest_extraction('angus_entities', ['client_id', 'time_bucket', 'bucket_start'], {
+        'client_id': dbt.type_string(), 'time_bucket': dbt.type_string(),
+        'bucket_start': 'timestamp', 'passing_by': 'bigint', 'interested': 'bigint',
+        'stop_time': 'double precision', 'attention_time': 'double precision',
+        'satisfaction': 'double precision', 'category': 'json', 'gender': 'json',
+        '_sdc_extracted_at': 'timestamp'
+    }) }}
 )
 
 select

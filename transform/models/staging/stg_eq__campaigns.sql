@@ -1,6 +1,12 @@
 -- One row per ATOM campaign: the latest extraction (a campaign moves between state lists).
 with latest as (
-    {{ latest_extraction(source('tap_audience', 'eq_campaigns'), ['campaign_id']) }}
+    {{ latest_extraction('eq_campaigns', ['campaign_id'], {
+        'campaign_id': 'bigint', 'name': dbt.type_string(), 'state': dbt.type_string(),
+        'time_zone': dbt.type_string(), 'start_date': dbt.type_string(),
+        'end_date': dbt.type_string(), 'start_utc': 'timestamp', 'end_utc': 'timestamp',
+        'days_left': 'bigint', 'total_days': 'bigint', 'currency': dbt.type_string(),
+        'enabled': 'boolean', '_sdc_extracted_at': 'timestamp'
+    }) }}
 )
 
 select

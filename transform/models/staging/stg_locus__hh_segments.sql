@@ -1,8 +1,10 @@
 -- One row per (coordinate, household segment): the latest extraction.
 with latest as (
-    {{ latest_extraction(
-        source('tap_audience', 'locus_hh_segments'), ['coords', 'segment_id']
-    ) }}
+    {{ latest_extraction('locus_hh_segments', ['coords', 'segment_id'], {
+        'coords': dbt.type_string(), 'lat': 'double precision', 'lon': 'double precision',
+        'segment_id': 'bigint', 'segment_name': dbt.type_string(), 'households': 'bigint',
+        'percent': 'double precision', '_sdc_extracted_at': 'timestamp'
+    }) }}
 )
 
 select
