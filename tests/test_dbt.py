@@ -113,6 +113,27 @@ def checked(output: str, outcome: str) -> set[str]:
     return set(re.findall(rf" {outcome} freshness of tap_audience\.(\w+)", output))
 
 
+def test_a_failing_data_test_fails_the_run_naming_it(project, sandbox):
+    """The data tests are real: a bucket with more interested people than passers-by (what no
+    camera reports) fails `dbt build`, and with it the Meltano run, naming the test."""
+    target = loader_config("target-duckdb")
+    project.meltano(
+        "run", "--state-id-suffix=broken", "tap-audience", "target-duckdb", env=tap_env(sandbox)
+    )
+    with duckdb.connect(str(project.root / target["filepath"])) as connection:
+        connection.execute(
+            f'UPDATE "{target["default_target_schema"]}".angus_entities '
+            "SET interested = passing_by + 1 WHERE bucket_start = (SELECT min(bucket_start) "
+            f'FROM "{target["default_target_schema"]}".angus_entities)'
+        )
+    built = project.meltano("invoke", "dbt-duckdb:build", check=False)
+    output = built.stdout + built.stderr
+    assert built.returncode != 0
+    assert "FAIL 3 at_most_stg_angus__entities_interested__passing_by" in output, output[-3000:]
+    # The marts built on it were not: they depend on the failing staging model.
+    assert "SKIP relation" in output and "fct_audience_daily" in output
+
+
 def test_a_duckdb_file_dbt_creates_stays_loadable_by_target_duckdb(tmp_path, sandbox):
     """dbt's duckdb (2.x) creates the file in the storage format target-duckdb's 1.0.0 reads."""
     project = MeltanoProject(tmp_path / "project")
