@@ -29,21 +29,41 @@ Marts = Callable[[str], list[Row]]
 
 
 # --- the truth ---------------------------------------------------------------------------------
+DELIVERY_METRICS = (
+    "imps",
+    "clicks",
+    "actions",
+    "bids",
+    "bid_amount",
+    "imp_cost",
+    "revenue",
+    "vast_view",
+    "vast_completion_0",
+    "vast_completion_25",
+    "vast_completion_50",
+    "vast_completion_75",
+    "vast_completion_100",
+)
+
+
 def truth(sandbox: Sandbox) -> dict[str, dict[tuple[Any, ...], Row]]:
     """What each mart must hold, keyed by its grain, from the sandbox's oracle."""
     records = expected_records(sandbox)
     hourly = {(r["client_id"], r["bucket_start"]): r for r in records["angus_entities"]}
-    hours_per_day: dict[tuple[str, str], int] = defaultdict(int)
-    for camera, hour in hourly:
-        hours_per_day[camera, hour[:10]] += 1
+    hours_of_day: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for (camera, hour), record in hourly.items():
+        hours_of_day[camera, hour[:10]].append(record)
     daily = {
-        (r["client_id"], r["bucket_start"][:10]): {
-            **r,
-            "hours": hours_per_day[r["client_id"], r["bucket_start"][:10]],
-        }
+        (r["client_id"], r["bucket_start"][:10]): daily_truth(
+            r, hours_of_day[r["client_id"], r["bucket_start"][:10]], sandbox.now
+        )
         for camera in sorted({camera for camera, _ in hourly})
         for r in sandbox.expected_angus(camera, START, sandbox.now, time_bucket="by_day")
     }
+    cameras: dict[tuple[Any, ...], Row] = {}
+    for camera, hour in sorted(hourly):
+        span = cameras.setdefault((camera,), {"first": hour})
+        span["last"] = hour
     delivery = {
         (r["campaign_id"], dimension, r["dimension_value"], r["date"]): r
         for dimension in DIMENSIONS
@@ -53,16 +73,16 @@ def truth(sandbox: Sandbox) -> dict[str, dict[tuple[Any, ...], Row]]:
     for (campaign, dimension, _, day), r in delivery.items():
         total = delivery_daily.setdefault((campaign, dimension, day), defaultdict(float))
         total["values"] += 1
-        for metric in ("imps", "clicks", "bids", "imp_cost", "revenue", "vast_view"):
+        for metric in DELIVERY_METRICS:
             total[metric] += r[metric]
-        total["vast_completion_100"] += r["vast_completion_100"]
     segments = records["locus_hh_segments"]
-    households = defaultdict(int)
+    households: dict[str, int] = defaultdict(int)
     for r in segments:
         households[r["coords"]] += r["households"]
     return {
         "fct_audience_hourly": hourly,
         "fct_audience_daily": daily,
+        "dim_cameras": cameras,
         "fct_campaign_delivery": delivery,
         "fct_campaign_delivery_daily": delivery_daily,
         "fct_household_segments": {
@@ -74,6 +94,25 @@ def truth(sandbox: Sandbox) -> dict[str, dict[tuple[Any, ...], Row]]:
         },
         "dim_campaigns": {(r["campaign_id"],): r for r in records["eq_campaigns"]},
     }
+
+
+def daily_truth(day: Row, hours: list[Row], now: dt.datetime) -> Row:
+    """The sandbox's daily bucket for a camera-day, with what the mart adds from the hours."""
+    last_hour = max(dt.datetime.fromisoformat(hour["bucket_start"]) for hour in hours)
+    truth = {
+        **day,
+        "hours": len(hours),
+        # All 24 there, and the last one over by the data clock (in the sandbox the tap reads
+        # long after its clock, so the mart's "read after it ended" is that).
+        "complete": len(hours) == 24 and last_hour + dt.timedelta(hours=1) <= now,
+    }
+    if day["satisfaction"] is None:  # Angus leaves it out of some days; the mart keeps it
+        rated = [h for h in hours if h["satisfaction"] is not None and h["interested"]]
+        weight = sum(h["interested"] for h in rated)
+        truth["satisfaction"] = (
+            sum(h["satisfaction"] * h["interested"] for h in rated) / weight if weight else None
+        )
+    return truth
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -100,73 +139,103 @@ def mismatches(mart: str, rows: list[Row], want: dict[tuple[Any, ...], Row]) -> 
     return problems[:8]
 
 
-def hourly_problems(got: Row, want: Row, averages: float = 1e-9) -> list[str]:
-    """`averages`: how far the mart's stop, attention and satisfaction averages may be from the
-    truth's (the oracle rounds its daily ones as Angus shows them: 2 and 3 decimals)."""
-    category = want["category"]
-    categorised = sum(category.values())
-    expected = {
-        "passing_by": (want["passing_by"], 0),
-        "interested": (want["interested"], 0),
-        "attention_rate": (ratio(want["interested"], want["passing_by"]), 1e-9),
-        "avg_stop_time_seconds": (want["stop_time"], averages),
-        "avg_attention_time_seconds": (want["attention_time"], averages),
-        "avg_satisfaction": (want["satisfaction"], averages),
-        "senior_female_share": (ratio(category["senior_female"], categorised), 1e-9),
-        "female_share": (ratio(want["gender"]["female"], sum(want["gender"].values())), 1e-9),
-    }
+def differing(got: Row, expected: dict[str, tuple[Any, float]]) -> list[str]:
+    """`column is X, expected Y` for every column not within its tolerance of the truth."""
     return [
-        f"{column} is {got[column]}, expected {value}"
+        f"{column} is {got[column]!r}, expected {value!r}"
         for column, (value, tolerance) in expected.items()
         if not close(got[column], value, tolerance)
     ]
 
 
+CATEGORIES = ("senior_female", "senior_male", "young_female", "young_male")
+GENDERS = (("female", "female"), ("male", "male"), ("gender_unknown", "unknown"))
+
+
+def audience_problems(got: Row, want: Row, averages: float = 1e-9, rounded: float = 0) -> list[str]:
+    """Every column of an audience row. `averages`: how far stop and attention time may be from
+    the truth's, `rounded` satisfaction (the oracle rounds its daily buckets as Angus shows
+    them, to 2 and 3 decimals)."""
+    category, gender = want["category"], want["gender"]
+    categorised, gendered = sum(category.values()), sum(gender.values())
+    expected: dict[str, tuple[Any, float]] = {
+        "passing_by": (want["passing_by"], 0),
+        "interested": (want["interested"], 0),
+        "attention_rate": (ratio(want["interested"], want["passing_by"]), 1e-9),
+        "avg_stop_time_seconds": (want["stop_time"], averages),
+        "avg_attention_time_seconds": (want["attention_time"], averages),
+        "avg_satisfaction": (want["satisfaction"], rounded or averages),
+    }
+    for name in CATEGORIES:
+        expected[f"interested_{name}"] = (category[name], 0)
+        expected[f"{name}_share"] = (ratio(category[name], categorised), 1e-9)
+    for column, key in GENDERS:
+        expected[f"interested_{column}"] = (gender[key], 0)
+        expected[f"{column}_share"] = (ratio(gender[key], gendered), 1e-9)
+    return differing(got, expected)
+
+
+def hourly_problems(got: Row, want: Row) -> list[str]:
+    problems = audience_problems(got, want)
+    if got["day_utc"] != want["bucket_start"][:10]:
+        problems.append(f"day_utc is {got['day_utc']}")
+    return problems
+
+
 def daily_problems(got: Row, want: Row) -> list[str]:
-    if want["satisfaction"] is None:  # Angus leaves it out of some days' buckets; the mart has it
-        got = {**got, "avg_satisfaction": None}
-    problems = hourly_problems(got, want, averages=0.005 + 1e-9)
-    if got["hours_present"] != want["hours"] or got["is_complete_day"] != (want["hours"] == 24):
+    problems = audience_problems(got, want, averages=0.005 + 1e-9, rounded=0.0005 + 1e-9)
+    if (got["hours_present"], got["is_complete_day"]) != (want["hours"], want["complete"]):
         problems.append(f"{got['hours_present']} hours, complete {got['is_complete_day']}")
     if got["source_time_bucket"] != "by_hour":
         problems.append(f"built from {got['source_time_bucket']}")
     return problems
 
 
+def camera_problems(got: Row, want: Row) -> list[str]:
+    span = (got["first_bucket_start_utc"], got["last_bucket_start_utc"])
+    expected = tuple(want[end][:19].replace("T", " ") for end in ("first", "last"))
+    return [] if span == expected else [f"buckets {span}, expected {expected}"]
+
+
+# mart column -> the tap's column it sums or copies
+DELIVERY_COLUMNS = {
+    "impressions": "imps",
+    "clicks": "clicks",
+    "actions": "actions",
+    "bids": "bids",
+    "bid_amount": "bid_amount",
+    "spend": "imp_cost",
+    "revenue": "revenue",
+    "video_views": "vast_view",
+    **{f"video_completions_{q}": f"vast_completion_{q}" for q in (0, 25, 50, 75, 100)},
+}
+
+
 def delivery_problems(got: Row, want: Row) -> list[str]:
-    expected = {
-        "impressions": want["imps"],
-        "clicks": want["clicks"],
-        "bids": want["bids"],
-        "spend": want["imp_cost"],
-        "revenue": want["revenue"],
-        "video_views": want["vast_view"],
-        "click_through_rate": ratio(want["clicks"], want["imps"]),
-        "win_rate": ratio(want["imps"], want["bids"]),
-        "video_completion_rate_100": ratio(want["vast_completion_100"], want["vast_view"]),
+    expected: dict[str, tuple[Any, float]] = {
+        column: (want[metric], 1e-6) for column, metric in DELIVERY_COLUMNS.items()
     }
+    expected["click_through_rate"] = (ratio(want["clicks"], want["imps"]), 1e-9)
+    expected["win_rate"] = (ratio(want["imps"], want["bids"]), 1e-9)
+    for q in (25, 50, 75, 100):
+        rate = ratio(want[f"vast_completion_{q}"], want["vast_view"])
+        expected[f"video_completion_rate_{q}"] = (rate, 1e-9)
     if "values" in want:  # a daily total
-        expected["dimension_values"] = want["values"]
-    return [
-        f"{column} is {got[column]}, expected {value}"
-        for column, value in expected.items()
-        if not close(got[column], value)
-    ]
+        expected["dimension_values"] = (want["values"], 0)
+    return differing(got, expected)
 
 
 def segment_problems(got: Row, want: Row) -> list[str]:
-    expected = {
-        "households": want["households"],
-        "household_share": want["share"],
-        "vendor_share": want["percent"] / 100,
-        "latitude": want["lat"],
-        "longitude": want["lon"],
-    }
-    problems = [
-        f"{column} is {got[column]}, expected {value}"
-        for column, value in expected.items()
-        if not close(got[column], value, 1e-9)
-    ]
+    problems = differing(
+        got,
+        {
+            "households": (want["households"], 0),
+            "household_share": (want["share"], 1e-9),
+            "vendor_share": (want["percent"] / 100, 1e-9),
+            "latitude": (want["lat"], 1e-9),
+            "longitude": (want["lon"], 1e-9),
+        },
+    )
     if got["segment_name"] != want["segment_name"]:
         problems.append(f"segment_name is {got['segment_name']}")
     return problems
@@ -177,9 +246,16 @@ def campaign_problems(got: Row, want: Row) -> list[str]:
         "campaign_name": want["name"],
         "campaign_state": want["state"],
         "time_zone": want["time_zone"],
+        "starts_at_local": want["start_date"],
+        "ends_at_local": want["end_date"],
         "start_local_date": want["start_date"][:10],
         "end_local_date": want["end_date"][:10],
         "starts_at_utc": want["start_utc"][:19].replace("T", " "),
+        "ends_at_utc": want["end_utc"][:19].replace("T", " "),
+        "days_left": want["days_left"],
+        "total_days": want["total_days"],
+        "currency": want["currency"],
+        "is_enabled": want["enabled"],
         "is_listed": True,
     }
     return [
@@ -192,6 +268,7 @@ def campaign_problems(got: Row, want: Row) -> list[str]:
 GRAINS: dict[str, tuple[tuple[str, ...], Callable[[Row, Row], list[str]]]] = {
     "fct_audience_hourly": (("camera_id", "hour_start_utc"), hourly_problems),
     "fct_audience_daily": (("camera_id", "day_utc"), daily_problems),
+    "dim_cameras": (("camera_id",), camera_problems),
     "fct_campaign_delivery": (
         ("campaign_id", "dimension", "dimension_value", "local_date"),
         delivery_problems,

@@ -113,25 +113,36 @@ def checked(output: str, outcome: str) -> set[str]:
     return set(re.findall(rf" {outcome} freshness of tap_audience\.(\w+)", output))
 
 
-def test_a_failing_data_test_fails_the_run_naming_it(project, sandbox):
-    """The data tests are real: a bucket with more interested people than passers-by (what no
-    camera reports) fails `dbt build`, and with it the Meltano run, naming the test."""
+def test_odd_vendor_data_warns_and_a_broken_invariant_fails_the_run(project, sandbox):
+    """The data tests are real. A bucket with more interested people than passers-by is what
+    Angus reported: a WARN naming the test, and the marts are still built. A bucket size the
+    models do not know breaks what they compute: `dbt build`, and with it the run, fails naming
+    the test, and the marts built on it are skipped rather than rebuilt from it."""
     target = loader_config("target-duckdb")
+    table = f'"{target["default_target_schema"]}".angus_entities'
     project.meltano(
         "run", "--state-id-suffix=broken", "tap-audience", "target-duckdb", env=tap_env(sandbox)
     )
-    with duckdb.connect(str(project.root / target["filepath"])) as connection:
-        connection.execute(
-            f'UPDATE "{target["default_target_schema"]}".angus_entities '
-            "SET interested = passing_by + 1 WHERE bucket_start = (SELECT min(bucket_start) "
-            f'FROM "{target["default_target_schema"]}".angus_entities)'
-        )
-    built = project.meltano("invoke", "dbt-duckdb:build", check=False)
-    output = built.stdout + built.stderr
-    assert built.returncode != 0
-    assert "FAIL 3 at_most_stg_angus__entities_interested__passing_by" in output, output[-3000:]
-    # The marts built on it were not: they depend on the failing staging model.
-    assert "SKIP relation" in output and "fct_audience_daily" in output
+
+    def corrupt(assignment: str) -> None:
+        with duckdb.connect(str(project.root / target["filepath"])) as connection:
+            connection.execute(
+                f"UPDATE {table} SET {assignment} "
+                f"WHERE bucket_start = (SELECT min(bucket_start) FROM {table})"
+            )
+
+    corrupt("interested = passing_by + 1")
+    warned = project.meltano("invoke", "dbt-duckdb:build")
+    output = warned.stdout + warned.stderr
+    assert "WARN 3 at_most_stg_angus__entities_interested__passing_by" in output, output[-3000:]
+    assert "OK created sql table model" in output and "fct_audience_daily" in output
+
+    corrupt("time_bucket = 'by_week'")
+    failed = project.meltano("invoke", "dbt-duckdb:build", check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "FAIL 1 accepted_values_stg_angus__entities_time_bucket" in output, output[-3000:]
+    assert re.search(r"SKIP relation \S+fct_audience_daily", output), output[-3000:]
 
 
 def test_a_duckdb_file_dbt_creates_stays_loadable_by_target_duckdb(tmp_path, sandbox):

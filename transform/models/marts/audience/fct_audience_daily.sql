@@ -1,65 +1,88 @@
 -- Audience per camera and UTC day. A day is rolled up from its hourly buckets: counts summed,
--- averages weighted by the interested people of each hour, `is_complete_day` when all 24 hours
--- are there (the current day, or a day the sync range cuts, is not). A camera synced with
--- `angus_time_bucket: by_day` has no hours: its day comes from the daily bucket, complete
--- once the day had ended when the tap read it.
-with hourly_days as (
+-- averages weighted by the interested people of each hour, the attention rate over the hours
+-- that have both counts. `is_complete_day` when all 24 hours are there and each had ended when
+-- the tap read it (the current day, or a day the sync range cuts, is not).
+-- A camera synced with `angus_time_bucket: by_day` has daily buckets instead: a day comes from
+-- its daily bucket unless its hours are complete (a camera switched between bucket sizes may
+-- have both); a daily bucket is complete once its day had ended when the tap read it.
+with hours as (
+    select
+        *,
+        cast(bucket_start_utc as date) as day_utc,
+        extracted_at_utc >= bucket_start_utc + interval '1 hour' as is_finished,
+        -- the pair the attention rate divides, from hours that have both counts
+        case when interested is not null then passing_by end as paired_passing_by,
+        case when passing_by is not null then interested end as paired_interested
+    from {{ ref('stg_angus__entities') }}
+    where time_bucket = 'by_hour'
+),
+
+hourly_days as (
     select
         camera_id,
-        cast(bucket_start_utc as date) as day_utc,
+        day_utc,
         'by_hour' as source_time_bucket,
-        count(*) as hours_present,
-        sum(passing_by) as passing_by,
-        sum(interested) as interested,
+        cast(count(*) as bigint) as hours_present,
+        count(*) = 24 and min(case when is_finished then 1 else 0 end) = 1 as is_complete_day,
+        cast(sum(passing_by) as bigint) as passing_by,
+        cast(sum(interested) as bigint) as interested,
+        {{ ratio('sum(paired_interested)', 'sum(paired_passing_by)') }} as attention_rate,
         {{ weighted_average('stop_time_seconds', 'interested') }} as avg_stop_time_seconds,
         {{ weighted_average('attention_time_seconds', 'interested') }} as avg_attention_time_seconds,
         {{ weighted_average('satisfaction', 'interested') }} as avg_satisfaction,
-        sum(interested_senior_female) as interested_senior_female,
-        sum(interested_senior_male) as interested_senior_male,
-        sum(interested_young_female) as interested_young_female,
-        sum(interested_young_male) as interested_young_male,
-        sum(interested_female) as interested_female,
-        sum(interested_male) as interested_male,
-        sum(interested_gender_unknown) as interested_gender_unknown,
+        cast(sum(interested_senior_female) as bigint) as interested_senior_female,
+        cast(sum(interested_senior_male) as bigint) as interested_senior_male,
+        cast(sum(interested_young_female) as bigint) as interested_young_female,
+        cast(sum(interested_young_male) as bigint) as interested_young_male,
+        cast(sum(interested_female) as bigint) as interested_female,
+        cast(sum(interested_male) as bigint) as interested_male,
+        cast(sum(interested_gender_unknown) as bigint) as interested_gender_unknown,
         max(extracted_at_utc) as extracted_at_utc
-    from {{ ref('stg_angus__entities') }}
-    where time_bucket = 'by_hour'
-    group by camera_id, cast(bucket_start_utc as date)
+    from hours
+    group by camera_id, day_utc
 ),
 
 daily_buckets as (
     select
-        daily.camera_id,
-        cast(daily.bucket_start_utc as date) as day_utc,
+        camera_id,
+        cast(bucket_start_utc as date) as day_utc,
         'by_day' as source_time_bucket,
         cast(null as bigint) as hours_present,
-        daily.passing_by,
-        daily.interested,
-        daily.stop_time_seconds as avg_stop_time_seconds,
-        daily.attention_time_seconds as avg_attention_time_seconds,
-        daily.satisfaction as avg_satisfaction,
-        daily.interested_senior_female,
-        daily.interested_senior_male,
-        daily.interested_young_female,
-        daily.interested_young_male,
-        daily.interested_female,
-        daily.interested_male,
-        daily.interested_gender_unknown,
-        daily.extracted_at_utc
-    from {{ ref('stg_angus__entities') }} as daily
-    where daily.time_bucket = 'by_day'
-        and not exists (
-            select 1
-            from hourly_days
-            where hourly_days.camera_id = daily.camera_id
-                and hourly_days.day_utc = cast(daily.bucket_start_utc as date)
-        )
+        extracted_at_utc >= bucket_start_utc + interval '1 day' as is_complete_day,
+        passing_by,
+        interested,
+        {{ ratio('interested', 'passing_by') }} as attention_rate,
+        stop_time_seconds as avg_stop_time_seconds,
+        attention_time_seconds as avg_attention_time_seconds,
+        satisfaction as avg_satisfaction,
+        interested_senior_female,
+        interested_senior_male,
+        interested_young_female,
+        interested_young_male,
+        interested_female,
+        interested_male,
+        interested_gender_unknown,
+        extracted_at_utc
+    from {{ ref('stg_angus__entities') }}
+    where time_bucket = 'by_day'
 ),
 
 days as (
-    select * from hourly_days
+    select hourly_days.*
+    from hourly_days
+    left join daily_buckets
+        on hourly_days.camera_id = daily_buckets.camera_id
+        and hourly_days.day_utc = daily_buckets.day_utc
+    where hourly_days.is_complete_day or daily_buckets.camera_id is null
+
     union all
-    select * from daily_buckets
+
+    select daily_buckets.*
+    from daily_buckets
+    left join hourly_days
+        on daily_buckets.camera_id = hourly_days.camera_id
+        and daily_buckets.day_utc = hourly_days.day_utc
+    where hourly_days.camera_id is null or not hourly_days.is_complete_day
 )
 
 select
@@ -67,13 +90,10 @@ select
     day_utc,
     source_time_bucket,
     hours_present,
-    case
-        when source_time_bucket = 'by_hour' then hours_present = 24
-        else extracted_at_utc >= cast(day_utc as timestamp) + interval '1 day'
-    end as is_complete_day,
+    is_complete_day,
     passing_by,
     interested,
-    {{ ratio('interested', 'passing_by') }} as attention_rate,
+    attention_rate,
     avg_stop_time_seconds,
     avg_attention_time_seconds,
     avg_satisfaction,
