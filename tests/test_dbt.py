@@ -236,3 +236,14 @@ def test_a_stream_left_out_of_the_catalog_leaves_its_models_empty(tmp_path, sand
         assert not mismatches(mart, marts(mart), want[mart])
     for mart in ("fct_campaign_delivery", "dim_campaigns", "fct_household_segments"):
         assert marts(mart) == []
+
+
+def test_a_missing_postgres_connection_setting_is_named(tmp_path):
+    """Without the dbt-postgres user (and password), dbt stops at once naming the variable that
+    `meltano config set dbt-postgres user ...` fills, before it connects anywhere."""
+    project = MeltanoProject(tmp_path / "project")
+    result = project.meltano("invoke", "dbt-postgres:build", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Env var required but not provided: 'DBT_POSTGRES_USER'" in output, output[-2000:]
+    assert "Traceback" not in output
