@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: set up, sync every stream from the built-in sandbox into DuckDB through Meltano,
-# then print a few rows per table. It runs in the `sandbox` environment, whose loaders write
-# their own outputs (output/sandbox.duckdb, schema `sandbox`), never the production ones.
+# build and test the dbt marts (transform/) beside the loaded tables, then print a few rows of
+# every loaded table and every mart. It runs in the `sandbox` environment, whose loaders write
+# their own outputs (output/sandbox.duckdb, schema `tap_audience_sandbox`, the marts in
+# `tap_audience_sandbox_marts`), never the production ones.
 # Run it again and it shows the same tables: each run starts from scratch (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -221,7 +221,7 @@ def delivery_problems(got: Row, want: Row) -> list[str]:
         rate = ratio(want[f"vast_completion_{q}"], want["vast_view"])
         expected[f"video_completion_rate_{q}"] = (rate, 1e-9)
     if "values" in want:  # a daily total
-        expected["dimension_values"] = (want["values"], 0)
+        expected["dimension_value_count"] = (want["values"], 0)
     return differing(got, expected)
 
 

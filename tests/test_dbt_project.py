@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tap_audience.connector.settings import CONFIG_SCHEMA
+from tap_audience.eqworks.campaign_list import CAMPAIGN_STATES
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
 from tap_audience.singer.streams import STREAM_NAMES
 from tests.meltano_project import REPO, loader_config
@@ -89,7 +91,7 @@ def loader_pip_url(loader: str) -> str:
 
 
 @pytest.mark.parametrize("name", LOADERS)
-def test_the_dbt_utilities_are_pinned_to_versions_that_install_offline(name):
+def test_the_dbt_utilities_are_pinned_as_the_readme_says(name):
     plugin = utility(name)
     adapter = name.removeprefix("dbt-")
     assert plugin["pip_url"].startswith("meltano-dbt-ext~=0.5.0 dbt-core~=1.11.16 ")
@@ -141,3 +143,24 @@ def test_every_mart_is_a_table_in_a_marts_schema():
     marts = project["models"]["tap_audience"]["marts"]
     assert marts == {"+schema": "marts", "+materialized": "table"}
     assert project["models"]["tap_audience"]["staging"]["+schema"] == "staging"
+
+
+def accepted_values(column: str) -> list[list[str]]:
+    """The value lists of every `accepted_values` test on a column of that name."""
+    found = []
+    for model in documented_models().values():
+        for entry in model.get("columns", []):
+            if entry["name"] != column:
+                continue
+            for test in entry.get("data_tests", []):
+                if isinstance(test, dict) and "accepted_values" in test:
+                    found.append(test["accepted_values"]["arguments"]["values"])
+    return found
+
+
+def test_the_accepted_values_are_the_taps():
+    states = accepted_values("campaign_state")
+    assert states and all(values == list(CAMPAIGN_STATES) for values in states)
+    buckets = accepted_values("time_bucket")
+    sizes = CONFIG_SCHEMA["properties"]["angus_time_bucket"]["enum"]
+    assert buckets and all(sorted(values) == sorted(sizes) for values in buckets)

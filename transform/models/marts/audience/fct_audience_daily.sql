@@ -2,9 +2,9 @@
 -- averages weighted by the interested people of each hour, the attention rate over the hours
 -- that have both counts. `is_complete_day` when all 24 hours are there and each had ended when
 -- the tap read it (the current day, or a day the sync range cuts, is not).
--- A camera synced with `angus_time_bucket: by_day` has daily buckets instead: a day comes from
--- its daily bucket unless its hours are complete (a camera switched between bucket sizes may
--- have both); a daily bucket is complete once its day had ended when the tap read it.
+-- A camera synced with `angus_time_bucket: by_day` has daily buckets instead; a daily bucket is
+-- complete once its day had ended when the tap read it. A camera switched between bucket sizes
+-- may have both for a day: the complete one wins, else the one read last (hours on a tie).
 with hours as (
     select
         *,
@@ -67,22 +67,27 @@ daily_buckets as (
     where time_bucket = 'by_day'
 ),
 
-days as (
-    select hourly_days.*
-    from hourly_days
-    left join daily_buckets
-        on hourly_days.camera_id = daily_buckets.camera_id
-        and hourly_days.day_utc = daily_buckets.day_utc
-    where hourly_days.is_complete_day or daily_buckets.camera_id is null
-
+candidates as (
+    select * from hourly_days
     union all
+    select * from daily_buckets
+),
 
-    select daily_buckets.*
-    from daily_buckets
-    left join hourly_days
-        on daily_buckets.camera_id = hourly_days.camera_id
-        and daily_buckets.day_utc = hourly_days.day_utc
-    where hourly_days.camera_id is null or not hourly_days.is_complete_day
+days as (
+    select *
+    from (
+        select
+            candidates.*,
+            row_number() over (
+                partition by camera_id, day_utc
+                order by
+                    case when is_complete_day then 0 else 1 end,
+                    extracted_at_utc desc,
+                    case when source_time_bucket = 'by_hour' then 0 else 1 end
+            ) as candidate_rank
+        from candidates
+    ) as ranked
+    where candidate_rank = 1
 )
 
 select

@@ -7,7 +7,7 @@ with totals as (
         campaign_id,
         dimension,
         local_date,
-        cast(count(*) as bigint) as dimension_values,
+        cast(count(*) as bigint) as dimension_value_count,
         cast(sum(impressions) as bigint) as impressions,
         cast(sum(clicks) as bigint) as clicks,
         cast(sum(actions) as bigint) as actions,
