@@ -60,30 +60,44 @@ def day_stamp() -> tuple[dt.date, ...]:
     return tuple(now.astimezone(ZoneInfo(zone)).date() for zone in CAMPAIGN_ZONES)
 
 
+LOADED = DUCKDB["default_target_schema"]
+MARTS = f"{LOADED}_marts"  # where dbt builds the marts (transform/dbt_project.yml)
+
+
+def extraction_time(column: str) -> bool:
+    """When each run extracted and loaded a row: the target's `_sdc_*`, the marts' copies."""
+    return column.startswith("_sdc_") or column.endswith("extracted_at_utc")
+
+
+def settled(value: Any) -> Any:
+    return round(value, 9) if isinstance(value, float) else value
+
+
 def tables_in(path: Path) -> tuple[Tables, list[dict[str, Any]]]:
-    """Every table's (row count, SHA-256 of its sorted rows), and the Angus rows themselves."""
+    """Every loaded table's and every mart's (row count, SHA-256 of its sorted rows), keyed
+    `schema.table`, and the Angus rows themselves; extraction times left out."""
     tables: Tables = {}
     with duckdb.connect() as connection:  # closed again: an open handle locks the next run out
         # Under an alias, as scripts/show_duckdb.py reads it.
         connection.execute(f"ATTACH '{path}' AS loaded (READ_ONLY)")
         names = connection.execute(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_catalog = 'loaded' AND table_schema = ?",
-            [DUCKDB["default_target_schema"]],
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_catalog = 'loaded' AND table_schema IN (?, ?)",
+            [LOADED, MARTS],
         ).fetchall()
         angus: list[dict[str, Any]] = []
-        for (name,) in names:
-            cursor = connection.execute(
-                f'SELECT * FROM loaded."{DUCKDB["default_target_schema"]}"."{name}"'
-            )
+        for schema, name in names:
+            cursor = connection.execute(f'SELECT * FROM loaded."{schema}"."{name}"')
             columns = [column[0] for column in cursor.description]
-            # Without the target's `_sdc_*` columns: when each run extracted and loaded a row.
-            kept = [i for i, column in enumerate(columns) if not column.startswith("_sdc_")]
+            kept = [i for i, column in enumerate(columns) if not extraction_time(column)]
             columns = [columns[i] for i in kept]
             rows = [tuple(row[i] for i in kept) for row in cursor.fetchall()]
-            digest = hashlib.sha256("\n".join(sorted(map(repr, rows))).encode()).hexdigest()
-            tables[name] = (len(rows), digest)
-            if name == "angus_entities":
+            # Floats to 9 decimals: DuckDB sums doubles in parallel, in no fixed order, so a
+            # weighted average can differ in its last bit between two builds of the same rows.
+            comparable = [tuple(map(settled, row)) for row in rows]
+            digest = hashlib.sha256("\n".join(sorted(map(repr, comparable))).encode()).hexdigest()
+            tables[f"{schema}.{name}"] = (len(rows), digest)
+            if (schema, name) == (LOADED, "angus_entities"):
                 angus = [dict(zip(columns, row, strict=True)) for row in rows]
     return tables, angus
 
@@ -96,14 +110,14 @@ def run_demo(project: MeltanoProject) -> tuple[Tables, list[dict[str, Any]]]:
     }
     shown = project.shell(DEMO, env=env).stdout
     tables, angus = tables_in(project.root / DUCKDB["filepath"])
-    # What the demo printed (show_duckdb.py) is what the file holds.
+    # What the demo printed (show_duckdb.py) is what the file holds: the loaded tables, then
+    # the marts.
     printed = {
         name: int(count)
-        for name, count in re.findall(
-            rf"^== {DUCKDB['default_target_schema']}\.(\w+): (\d+) rows$", shown, re.MULTILINE
-        )
+        for name, count in re.findall(r"^== (\S+): (\d+) rows$", shown, re.MULTILINE)
     }
     assert printed == {name: count for name, (count, _) in tables.items()}
+    assert list(printed)[-1].startswith(f"{MARTS}."), "the demo ends with the marts"
     return tables, angus
 
 
@@ -132,14 +146,18 @@ def test_the_demo_run_twice_shows_the_same_tables(tmp_path):
         if day_stamp() == days:
             break
 
-    assert set(first) == STREAMS  # every stream has a table
+    assert {name for name in first if name.startswith(f"{LOADED}.")} == {
+        f"{LOADED}.{stream}" for stream in STREAMS
+    }  # every stream has a table
+    assert len([name for name in first if name.startswith(f"{MARTS}.")]) == 7  # and every mart
     assert all(count for count, _ in first.values()), first
-    # The same rows, not only as many: the second run did not resume from the first's state.
+    # The same rows, not only as many: the second run did not resume from the first's state,
+    # and the marts built from them are the same too.
     assert second == first
     # And they are all of them: every Angus bucket the sandbox has in the range.
     loaded = {
         (row["client_id"], row["bucket_start"].replace(tzinfo=UTC).isoformat(), row["passing_by"])
         for row in angus
     }
-    assert len(loaded) == first["angus_entities"][0]
+    assert len(loaded) == first[f"{LOADED}.angus_entities"][0]
     assert loaded == expected_angus()
