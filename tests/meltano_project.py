@@ -98,17 +98,28 @@ INSIGHTS_PREFIX = "/eq-api/beta/insights/"
 def loader_config(
     loader: str, environment: str = ENVIRONMENT, project_file: Path = REPO / "meltano.yml"
 ) -> dict[str, Any]:
-    """A loader's config in `environment`: the environment's keys over the plugin's base config.
+    """A loader's config in `environment` (see plugin_config)."""
+    return plugin_config("loaders", loader, environment, project_file)
 
-    (Meltano merges nested objects key by key; the loaders' settings here are all flat.)
+
+def plugin_config(
+    plugin_type: str,
+    name: str,
+    environment: str = ENVIRONMENT,
+    project_file: Path = REPO / "meltano.yml",
+) -> dict[str, Any]:
+    """A plugin's config in `environment`: the environment's keys over the plugin's base config.
+
+    `plugin_type` as meltano.yml groups them (`loaders`, `utilities`). (Meltano merges nested
+    objects key by key; the settings here are all flat.)
     """
     project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
-    (plugin,) = [p for p in project["plugins"]["loaders"] if p["name"] == loader]
+    (plugin,) = [p for p in project["plugins"][plugin_type] if p["name"] == name]
     (env,) = [e for e in project["environments"] if e["name"] == environment]
     overrides = [
         p.get("config", {})
-        for p in (env.get("config") or {}).get("plugins", {}).get("loaders", [])
-        if p["name"] == loader
+        for p in (env.get("config") or {}).get("plugins", {}).get(plugin_type, [])
+        if p["name"] == name
     ]
     return {**plugin.get("config", {}), **(overrides[0] if overrides else {})}
 

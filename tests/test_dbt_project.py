@@ -17,7 +17,7 @@ from tap_audience.connector.settings import CONFIG_SCHEMA
 from tap_audience.eqworks.campaign_list import CAMPAIGN_STATES
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
 from tap_audience.singer.streams import STREAM_NAMES
-from tests.meltano_project import REPO, loader_config
+from tests.meltano_project import REPO, loader_config, plugin_config
 
 TRANSFORM = REPO / "transform"
 MODELS = TRANSFORM / "models"
@@ -34,17 +34,6 @@ def load(path: Path) -> Any:
 def utility(name: str) -> dict[str, Any]:
     (plugin,) = [p for p in PROJECT["plugins"]["utilities"] if p["name"] == name]
     return plugin
-
-
-def utility_config(name: str, environment: str) -> dict[str, Any]:
-    """A utility's config in `environment`: the environment's keys over the base config."""
-    (env,) = [e for e in PROJECT["environments"] if e["name"] == environment]
-    overrides = [
-        p.get("config", {})
-        for p in (env.get("config") or {}).get("plugins", {}).get("utilities", [])
-        if p["name"] == name
-    ]
-    return {**utility(name).get("config", {}), **(overrides[0] if overrides else {})}
 
 
 def model_files() -> dict[str, Path]:
@@ -70,7 +59,7 @@ def test_every_meltano_environment_has_a_profile_output(adapter):
 @pytest.mark.parametrize(("name", "loader"), LOADERS.items())
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_dbt_reads_where_the_loader_writes(name, loader, environment):
-    config = utility_config(name, environment)
+    config = plugin_config("utilities", name, environment)
     target = loader_config(loader, environment)
     assert config["schema"] == target["default_target_schema"], (name, environment)
     if loader == "target-duckdb":
