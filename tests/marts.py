@@ -328,9 +328,7 @@ def duckdb_marts(path: Path, schema: str) -> Marts:
 
 def postgres_marts(server: Postgres, schema: str) -> Marts:
     def read(mart: str) -> list[Row]:
-        rows = server.query(
-            f'SELECT coalesce(json_agg(t), \'[]\') FROM "{schema}_marts"."{mart}" t'
-        )
+        rows = server.rows(f"{schema}_marts", mart)
         # json_agg writes timestamps as 2026-11-20T10:00:00; the truth's are 2026-11-20 10:00:00.
         return [
             {

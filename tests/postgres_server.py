@@ -85,6 +85,13 @@ class Postgres:
         dataclasses.replace(self, database="postgres").execute(f"CREATE DATABASE {name}")
         return dataclasses.replace(self, database=name)
 
+    def rows(self, schema: str, table: str) -> list[dict[str, Any]]:
+        """Every row of a table as a JSON object (json_agg: timestamps as 2026-11-20T10:00:00)."""
+        rows: list[dict[str, Any]] = self.query(
+            f'SELECT coalesce(json_agg(t), \'[]\') FROM "{schema}"."{table}" t'
+        )
+        return rows
+
     def execute(self, sql: str) -> None:
         """Run SQL as the role (anything but a query whose result matters)."""
         self.query(sql, json_out=False)

@@ -75,14 +75,13 @@ def column_types(server: Postgres, schema: str = SCHEMA) -> dict[str, dict[str, 
 
 def read_table(server: Postgres, stream: str, types: dict[str, str]) -> list[dict[str, Any]]:
     """The rows as records shaped like the tap's: no `_sdc_*` columns, date-times in UTC."""
-    rows = server.query(f"SELECT coalesce(json_agg(t), '[]') FROM {SCHEMA}.\"{stream}\" t")
     return [
         {
             column: from_json(value, types[column])
             for column, value in row.items()
             if not column.startswith("_sdc_")
         }
-        for row in rows
+        for row in server.rows(SCHEMA, stream)
     ]
 
 
