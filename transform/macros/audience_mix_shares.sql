@@ -19,3 +19,12 @@
     {{ ratio('interested_male', gendered) }} as male_share,
     {{ ratio('interested_gender_unknown', gendered) }} as gender_unknown_share
 {%- endmacro %}
+
+{# The counts of interested people by age and gender estimate, then by gender, as staged. #}
+{% macro interested_counts() -%}
+    {{ return([
+        'interested_senior_female', 'interested_senior_male',
+        'interested_young_female', 'interested_young_male',
+        'interested_female', 'interested_male', 'interested_gender_unknown',
+    ]) }}
+{%- endmacro %}

@@ -24,19 +24,12 @@ hourly_days as (
         'by_hour' as source_time_bucket,
         cast(count(*) as bigint) as hours_present,
         count(*) = 24 and min(case when is_finished then 1 else 0 end) = 1 as is_complete_day,
-        cast(sum(passing_by) as bigint) as passing_by,
-        cast(sum(interested) as bigint) as interested,
+        {{ sums_as(['passing_by', 'interested'], 'bigint') }},
         {{ ratio('sum(paired_interested)', 'sum(paired_passing_by)') }} as attention_rate,
         {{ weighted_average('stop_time_seconds', 'interested') }} as avg_stop_time_seconds,
         {{ weighted_average('attention_time_seconds', 'interested') }} as avg_attention_time_seconds,
         {{ weighted_average('satisfaction', 'interested') }} as avg_satisfaction,
-        cast(sum(interested_senior_female) as bigint) as interested_senior_female,
-        cast(sum(interested_senior_male) as bigint) as interested_senior_male,
-        cast(sum(interested_young_female) as bigint) as interested_young_female,
-        cast(sum(interested_young_male) as bigint) as interested_young_male,
-        cast(sum(interested_female) as bigint) as interested_female,
-        cast(sum(interested_male) as bigint) as interested_male,
-        cast(sum(interested_gender_unknown) as bigint) as interested_gender_unknown,
+        {{ sums_as(interested_counts(), 'bigint') }},
         max(extracted_at_utc) as extracted_at_utc
     from hours
     group by camera_id, day_utc
@@ -55,13 +48,7 @@ daily_buckets as (
         stop_time_seconds as avg_stop_time_seconds,
         attention_time_seconds as avg_attention_time_seconds,
         satisfaction as avg_satisfaction,
-        interested_senior_female,
-        interested_senior_male,
-        interested_young_female,
-        interested_young_male,
-        interested_female,
-        interested_male,
-        interested_gender_unknown,
+        {{ interested_counts() | join(',\n        ') }},
         extracted_at_utc
     from {{ ref('stg_angus__entities') }}
     where time_bucket = 'by_day'
@@ -102,13 +89,7 @@ select
     avg_stop_time_seconds,
     avg_attention_time_seconds,
     avg_satisfaction,
-    interested_senior_female,
-    interested_senior_male,
-    interested_young_female,
-    interested_young_male,
-    interested_female,
-    interested_male,
-    interested_gender_unknown,
+    {{ interested_counts() | join(',\n    ') }},
     {{ audience_mix_shares() }},
     extracted_at_utc
 from days

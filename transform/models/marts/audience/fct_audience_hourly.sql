@@ -10,13 +10,7 @@ select
     stop_time_seconds as avg_stop_time_seconds,
     attention_time_seconds as avg_attention_time_seconds,
     satisfaction as avg_satisfaction,
-    interested_senior_female,
-    interested_senior_male,
-    interested_young_female,
-    interested_young_male,
-    interested_female,
-    interested_male,
-    interested_gender_unknown,
+    {{ interested_counts() | join(',\n    ') }},
     {{ audience_mix_shares() }},
     extracted_at_utc
 from {{ ref('stg_angus__entities') }}
