@@ -15,10 +15,16 @@ import duckdb
 ALIAS = "demo"
 
 
-def main(path: str, rows: int = 3) -> None:
+def main(path: str, rows: int = 3) -> int:
     connection = duckdb.connect()
     try:
-        connection.execute(f"attach '{path}' as {ALIAS} (read_only)")
+        try:
+            connection.execute(f"attach '{path}' as {ALIAS} (read_only)")
+        except duckdb.Error as error:
+            # A missing file, or one another process holds open (DuckDB locks it).
+            reason = str(error).splitlines()[0]
+            print(f"show_duckdb.py: cannot read {path}: {reason}", file=sys.stderr)
+            return 1
         tables = connection.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = ? and table_schema not like '%\\_staging' escape '\\' "
@@ -35,7 +41,8 @@ def main(path: str, rows: int = 3) -> None:
                 print(" | ".join(str(v) for v in row))
     finally:
         connection.close()
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "output/sandbox.duckdb")
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "output/sandbox.duckdb"))

@@ -25,8 +25,8 @@ def test_show_duckdb_prints_counts_and_rows(tmp_path):
     schema = SANDBOX_DUCKDB["default_target_schema"]
     catalog = path.stem  # DuckDB names a file's catalog after the file
     connection = duckdb.connect(str(path))
-    # As target-duckdb lays it out: the tables in `default_target_schema`. Catalog and schema
-    # are both "sandbox", so `sandbox.eq_os` would be ambiguous: show_duckdb attaches an alias.
+    # As target-duckdb lays it out: the tables in `default_target_schema` (show_duckdb attaches
+    # the file under an alias, whatever its own catalog name).
     connection.execute(f'create schema "{schema}"')
     connection.execute(f'create table "{catalog}"."{schema}".eq_os (campaign_id int, imps int)')
     connection.execute(f'insert into "{catalog}"."{schema}".eq_os values (37054, 12), (41001, 7)')
@@ -40,6 +40,20 @@ def test_show_duckdb_prints_counts_and_rows(tmp_path):
     assert f"== {schema}.eq_os: 2 rows" in shown
     assert "campaign_id | imps" in shown
     assert "37054 | 12" in shown
+
+
+def test_show_duckdb_names_a_file_it_cannot_read(tmp_path):
+    missing = tmp_path / "never-loaded.duckdb"
+    shown = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), str(missing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 1
+    assert shown.stdout == ""
+    (line,) = shown.stderr.splitlines()
+    assert line.startswith(f"show_duckdb.py: cannot read {missing}: ")
 
 
 def test_the_demo_writes_and_shows_the_sandbox_environments_file():
