@@ -6,6 +6,7 @@ Real processes (`python -m tap_audience`) against the sandbox, as a user runs th
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -154,22 +155,64 @@ def test_eq_login_refuses_plain_http_off_loopback():
     assert "Traceback" not in process.stderr
 
 
-def test_sandbox_mode_names_the_settings_it_replaces(tmp_path):
+def test_sandbox_mode_names_the_partition_settings_it_replaces(tmp_path):
     config = {
         "sandbox": True,
         "start_date": "2026-11-20T00:00:00Z",
         "eq_campaign_ids": [1],
-        "eq_token_file": str(tmp_path / "absent.token"),  # not used, so not checked
-        "angus_api_url": "http://data.angus.ai",  # likewise
+        "locus_coords": ["43.65,-79.38"],
     }
     process = run_cli(config, tmp_path)
     assert process.returncode == 0, process.stderr
     warnings = [line for line in process.stderr.splitlines() if "replaces settings" in line]
     assert len(warnings) == 1
     assert warnings[0].endswith(
-        "sandbox: true replaces settings you gave with the emulator's: angus_api_url, "
-        "eq_campaign_ids, eq_token_file"
+        "sandbox: true replaces settings you gave with the emulator's: eq_campaign_ids, "
+        "locus_coords"
     )
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("eq_jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNlY3JldA"),
+        ("angus_streams", [{"client_id": "cam", "access_token": "tok-very-secret"}]),
+        ("eq_token_file", "/nonexistent/atom.token"),
+        ("angus_api_url", "https://data.angus.ai/v2"),
+    ],
+)
+def test_the_sandbox_beside_a_real_accounts_settings_is_refused(tmp_path, setting, value):
+    """A stray `sandbox: true` in production must not load emulator rows or bookmarks there."""
+    process = run_cli({"sandbox": True, setting: value}, tmp_path)
+    assert process.returncode == 1
+    assert process.stdout == ""  # no SCHEMA, RECORD or STATE
+    (line,) = [line for line in process.stderr.splitlines() if "sandbox: true" in line]
+    assert f"sandbox: true cannot be combined with a real account's settings ({setting})" in line
+    assert "Unset sandbox (TAP_AUDIENCE_SANDBOX)" in line
+    assert "Traceback" not in process.stderr
+    assert "very-secret" not in process.stderr and "c2lnbmF0dXJl" not in process.stderr
+
+
+@pytest.mark.parametrize(
+    ("environment", "refused"),
+    [("prod", "the Meltano environment 'prod'"), ("", "a Meltano run without an environment")],
+)
+def test_the_sandbox_under_meltano_outside_its_environment_is_refused(
+    tmp_path, environment, refused
+):
+    """Meltano sets MELTANO_PROJECT_ROOT and MELTANO_ENVIRONMENT for every plugin it runs
+    (tests/test_meltano.py runs the real thing)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"sandbox": True}))
+    env = {**os.environ, "MELTANO_PROJECT_ROOT": str(tmp_path), "MELTANO_ENVIRONMENT": environment}
+    process = subprocess.run(
+        [*TAP, "--config", str(path)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert process.returncode == 1
+    assert process.stdout == ""
+    assert f"sandbox: true is refused in {refused}" in process.stderr
+    assert "meltano --environment sandbox" in process.stderr
+    assert "Traceback" not in process.stderr
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,30 @@ def test_meltano_hands_env_settings_to_the_tap_with_their_types(project, sandbox
     assert config["end_date"] == sandbox.now.isoformat()
 
 
+def test_the_sandbox_is_refused_in_the_production_environment(project):
+    """A stray TAP_AUDIENCE_SANDBOX=true in `prod` loads nothing and stores no state there."""
+    state_id = f"{PRODUCTION}:tap-audience-to-target-duckdb"
+    result = project.meltano(
+        "--environment",
+        PRODUCTION,
+        "run",
+        "tap-audience",
+        "target-duckdb",
+        env={"TAP_AUDIENCE_SANDBOX": "true"},
+        check=False,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "sandbox: true is refused in the Meltano environment 'prod'" in output
+    assert "meltano --environment sandbox" in output
+    assert "Traceback" not in output
+    production = project.root / loader_config("target-duckdb", PRODUCTION)["filepath"]
+    assert not production.exists()
+    assert project.meltano(
+        "--environment", PRODUCTION, "state", "get", state_id
+    ).stdout.strip() in ("", "{}")
+
+
 def test_jsonl_holds_every_record_of_every_stream(project, sandbox):
     project.meltano("run", "tap-audience", "target-jsonl", env=tap_env(sandbox))
     # Our sandbox served the run: the tap did not start its own (real clock, other data).

@@ -45,6 +45,7 @@ class AngusSettings(SettingsPart):
         title="Angus username",
         description="Angus console login (the account's email address).",
         sandbox_replaces=True,
+        credential=True,
         read=optional_text,
     )
     angus_streams: tuple[AngusCamera, ...] = setting(
@@ -66,6 +67,7 @@ class AngusSettings(SettingsPart):
         "partition with its own JWT.",
         secret=True,
         sandbox_replaces=True,
+        credential=True,
         read=read_cameras,
     )
     angus_time_bucket: str = setting(

@@ -9,8 +9,8 @@ from typing import Any
 
 from tap_audience.angus.connection import AngusConnection
 from tap_audience.connector import endpoints
+from tap_audience.connector.sandbox_guard import given
 from tap_audience.connector.settings import (
-    CONFIG_SCHEMA,
     JOB_INDEX_VARIABLE,
     SANDBOX_REPLACES,
     Settings,
@@ -51,7 +51,9 @@ class Runtime:
             self.sandbox = Sandbox(seed=int(config.get("sandbox_seed") or 0))
             self.sandbox.start()
             credentials = self.sandbox.credentials()
-            if replaced := [key for key in SANDBOX_REPLACES if _given(config, key)]:
+            # Credentials and URLs never get here (`sandbox_guard`): what is left chooses
+            # partitions, which the emulator's own replace.
+            if replaced := [key for key in SANDBOX_REPLACES if given(config, key)]:
                 LOGGER.warning(
                     "sandbox: true replaces settings you gave with the emulator's: %s",
                     ", ".join(replaced),
@@ -108,9 +110,3 @@ class Runtime:
         if self.sandbox is not None:
             self.sandbox.stop()
             self.sandbox = None
-
-
-def _given(config: Mapping[str, Any], key: str) -> bool:
-    """Whether the user set `key` (the SDK fills in schema defaults, which do not count)."""
-    value = config.get(key)
-    return value not in (None, [], CONFIG_SCHEMA["properties"][key].get("default"))

@@ -34,7 +34,9 @@ class SandboxSettings(SettingsPart):
         default=False,
         title="Sandbox",
         description="Start the built-in sandbox on a free loopback port and point every URL "
-        "and credential at it (demo and tests; no internet needed).",
+        "and credential at it (demo and tests; no internet needed). Refused beside a real "
+        "account's credentials or base URLs and, under Meltano, outside its `sandbox` "
+        "environment, so emulator rows never reach production outputs or state.",
         read=bool,
     )
     sandbox_seed: int = setting(
@@ -58,6 +60,11 @@ URL_SETTINGS = tuple(s.name for s in _DECLARED if s.base_url)
 # What `sandbox: true` replaces with the emulator's URLs, credentials and partitions (token
 # files included: the emulator's tokens replace theirs).
 SANDBOX_REPLACES = tuple(s.name for s in _DECLARED if s.sandbox_replaces)
+# What the sandbox refuses to run beside (`connector.sandbox_guard`): a vendor account's
+# credentials or base URLs mean a real account is meant.
+SANDBOX_REFUSES = tuple(
+    s.name for s in _DECLARED if s.sandbox_replaces and (s.credential or s.base_url)
+)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class Setting:
     secret: bool = False
     base_url: bool = False  # a vendor base URL: checked for scheme and plain http
     sandbox_replaces: bool = False  # `sandbox: true` points it at the emulator
+    credential: bool = False  # identifies a vendor account: never combined with the sandbox
 
     def json_schema(self) -> dict[str, Any]:
         """The property as singer-sdk's `th.Property` would write it."""
@@ -66,6 +67,7 @@ def setting(
     secret: bool = False,
     base_url: bool = False,
     sandbox_replaces: bool = False,
+    credential: bool = False,
     read: Callable[[Any], Any] | None = None,
 ) -> Any:
     """A dataclass field declaring one setting; `read` turns the raw value (or the default)
@@ -79,6 +81,7 @@ def setting(
         secret=secret,
         base_url=base_url,
         sandbox_replaces=sandbox_replaces,
+        credential=credential,
     )
     return field(
         repr=not secret,

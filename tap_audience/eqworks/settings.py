@@ -108,6 +108,7 @@ class EqSettings(SettingsPart):
         title="EQ user",
         description="EQ account email (`eq-api-user`).",
         sandbox_replaces=True,
+        credential=True,
         read=optional_text,
     )
     eq_jwt: str | None = setting(
@@ -116,6 +117,7 @@ class EqSettings(SettingsPart):
         title="EQ ATOM token",
         description="ATOM-scoped EQ JWT.",
         sandbox_replaces=True,
+        credential=True,
         read=optional_text,
     )
     locus_jwt: str | None = setting(
@@ -125,6 +127,7 @@ class EqSettings(SettingsPart):
         description="LOCUS-scoped EQ JWT. EQ tokens are scoped to one product, so the ATOM "
         "token cannot stand in: without a LOCUS token, locus_hh_segments syncs nothing.",
         sandbox_replaces=True,
+        credential=True,
         read=optional_text,
     )
     eq_campaign_ids: tuple[int, ...] = setting(
@@ -199,6 +202,7 @@ class EqSettings(SettingsPart):
         "`tap-audience eq-login --token-file` creates it); "
         "every refreshed token is written back to it atomically, mode 0600.",
         sandbox_replaces=True,
+        credential=True,
         read=optional_text,
     )
     locus_token_file: str | None = setting(
@@ -206,6 +210,7 @@ class EqSettings(SettingsPart):
         title="LOCUS token file",
         description="Like eq_token_file, for the LOCUS token.",
         sandbox_replaces=True,
+        credential=True,
         read=optional_text,
     )
     # The tokens in use: a token file's content, else the inline token.

@@ -9,7 +9,13 @@ import pytest
 
 from tap_audience.angus.settings import camera_problems
 from tap_audience.connector.config_checks import CHECKS, base_url_problems, config_problems
-from tap_audience.connector.settings import SANDBOX_REPLACES, URL_SETTINGS, secret_values
+from tap_audience.connector.sandbox_guard import sandbox_problems
+from tap_audience.connector.settings import (
+    SANDBOX_REFUSES,
+    SANDBOX_REPLACES,
+    URL_SETTINGS,
+    secret_values,
+)
 from tap_audience.core.settings import (
     date_range_problems,
     email_check,
@@ -460,11 +466,81 @@ def test_sandbox_replaces_exactly_the_vendor_account_settings() -> None:
 
 def test_sandbox_suppresses_checks_of_replaced_settings(tmp_path: Path) -> None:
     config = {**everything_wrong(tmp_path), "sandbox": True}
-    # What the sandbox does not replace is still checked.
+    # The account's settings refuse the sandbox; what it does not replace is still checked.
     assert config_problems(config) == [
+        "sandbox: true cannot be combined with a real account's settings (angus_username, "
+        "angus_streams, angus_api_url, eq_user, eq_jwt, locus_jwt, eq_api_url, eq_token_file): "
+        "the emulator's rows and bookmarks would go where that account's data goes. Unset "
+        "sandbox (TAP_AUDIENCE_SANDBOX) to sync the account, or unset those settings to try "
+        "the emulator",
         "end_date (2026-01-01T00:00:00+00:00) must be after start_date (2026-02-01T00:00:00+00:00)",
         "shard_index (2) must be below shard_count (2): shards are numbered from 0",
     ]
+
+
+def test_the_sandbox_refuses_exactly_credentials_and_urls() -> None:
+    assert set(SANDBOX_REFUSES) == set(SANDBOX_REPLACES) - {"eq_campaign_ids", "locus_coords"}
+
+
+MELTANO = "MELTANO_PROJECT_ROOT"
+ACCOUNT = "sandbox: true cannot be combined with a real account's settings"
+
+
+@pytest.mark.parametrize(
+    ("config", "environ", "expected"),
+    [
+        pytest.param({"eq_jwt": "t"}, {}, [], id="no-sandbox"),
+        pytest.param({"sandbox": True}, {}, [], id="sandbox-alone"),
+        pytest.param({"sandbox": True, "eq_campaign_ids": [1]}, {}, [], id="partitions"),
+        pytest.param(
+            {"sandbox": True, "eq_api_url": "https://api.eqworks.io"}, {}, [], id="default-url"
+        ),
+        pytest.param({"sandbox": True, "eq_user": "a@b.c"}, {}, [ACCOUNT], id="user"),
+        pytest.param({"sandbox": True, "locus_token_file": "x"}, {}, [ACCOUNT], id="token-file"),
+        pytest.param(
+            {"sandbox": True, "locus_api_url": "http://127.0.0.1:1"}, {}, [ACCOUNT], id="url"
+        ),
+        pytest.param(
+            {"sandbox": True},
+            {MELTANO: "/p", "MELTANO_ENVIRONMENT": "sandbox"},
+            [],
+            id="meltano-sandbox",
+        ),
+        pytest.param(
+            {"sandbox": True},
+            {MELTANO: "/p", "MELTANO_ENVIRONMENT": "prod"},
+            ["sandbox: true is refused in the Meltano environment 'prod'"],
+            id="meltano-prod",
+        ),
+        pytest.param(
+            {"sandbox": True},
+            {MELTANO: "/p", "MELTANO_ENVIRONMENT": "sandbox-copy"},
+            ["sandbox: true is refused in the Meltano environment 'sandbox-copy'"],
+            id="meltano-other",
+        ),
+        pytest.param(
+            {"sandbox": True},
+            {MELTANO: "/p"},
+            ["sandbox: true is refused in a Meltano run without an environment"],
+            id="meltano-none",
+        ),
+        # An exported MELTANO_ENVIRONMENT alone is not Meltano running the tap.
+        pytest.param({"sandbox": True}, {"MELTANO_ENVIRONMENT": "prod"}, [], id="not-meltano"),
+        pytest.param(
+            {"sandbox": True, "angus_username": "a@b.c"},
+            {MELTANO: "/p", "MELTANO_ENVIRONMENT": "prod"},
+            [ACCOUNT, "sandbox: true is refused in the Meltano environment 'prod'"],
+            id="both",
+        ),
+    ],
+)
+def test_sandbox_problems(
+    config: dict[str, Any], environ: dict[str, str], expected: list[str]
+) -> None:
+    problems = sandbox_problems(config, environ)
+    assert len(problems) == len(expected)
+    for problem, start in zip(problems, expected, strict=True):
+        assert problem.startswith(start)
 
 
 @pytest.mark.parametrize(
@@ -483,7 +559,12 @@ def test_sandbox_suppresses_checks_of_replaced_settings(tmp_path: Path) -> None:
 def test_sandbox_setting_by_setting(setting: str, value: Any, sandbox: bool) -> None:
     assert setting in SANDBOX_REPLACES
     problems = config_problems({setting: value, "sandbox": sandbox})
-    assert (problems == []) is sandbox
+    if not sandbox:
+        assert problems != []
+    elif setting in SANDBOX_REFUSES:  # refused outright; the value itself is not checked
+        assert len(problems) == 1 and problems[0].startswith(f"{ACCOUNT} ({setting})")
+    else:  # partitions the emulator replaces: not checked, not used
+        assert problems == []
 
 
 def test_sandbox_false_checks_everything(tmp_path: Path) -> None:
