@@ -3,9 +3,13 @@
 #   .venv          the tap, its dev tools and test dependencies
 #   .venv-meltano  Meltano itself (kept apart: its dependencies are not the tap's)
 # With --test-tools (scripts/test.sh passes it), also what only the test suite needs:
-#   Dagster in .venv (the `dagster` group, for orchestration/dagster/ and its test), and
+#   Dagster in .venv (the `dagster` group, for orchestration/dagster/ and its test),
 #   .venv-pyairbyte PyAirbyte, which runs the connector's Airbyte face in tests/test_pyairbyte.py
-#                  (kept apart: it pins its own duckdb; about 800 MB, installed once)
+#                  (kept apart: it pins its own duckdb; about 800 MB, installed once), and
+#   .venv-airbyte-cdk  the Airbyte CDK (airbyte-cdk, with the pytest 7 its test suites need),
+#                  whose standard connector tests tests/test_airbyte_cdk_standard.py runs
+#                  against `source-audience` (kept apart: its pins are not the tap's; about
+#                  340 MB, installed once)
 # Idempotent: a second run only checks that everything is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,4 +43,12 @@ if [ "$TEST_TOOLS" = 1 ] && ! .venv-pyairbyte/bin/python -c "import importlib.me
   "$PYTHON" -m venv .venv-pyairbyte
   .venv-pyairbyte/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
   .venv-pyairbyte/bin/python -m pip install --quiet --disable-pip-version-check "airbyte==$PYAIRBYTE_VERSION"
+fi
+
+# The `dev` extra is the pytest the CDK's test suites are written for (pytest 7).
+AIRBYTE_CDK_VERSION=7.39.1
+if [ "$TEST_TOOLS" = 1 ] && ! .venv-airbyte-cdk/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('airbyte-cdk') != '$AIRBYTE_CDK_VERSION' or not m.version('pytest'))" 2>/dev/null; then
+  "$PYTHON" -m venv .venv-airbyte-cdk
+  .venv-airbyte-cdk/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv-airbyte-cdk/bin/python -m pip install --quiet --disable-pip-version-check "airbyte-cdk[dev]==$AIRBYTE_CDK_VERSION"
 fi

@@ -24,3 +24,14 @@ mkdir -p output  # target-duckdb does not create the folder
 # second Meltano start and spells out the state id.)
 .venv-meltano/bin/meltano --environment sandbox run --full-refresh tap-audience target-duckdb dbt-duckdb:build
 .venv/bin/python scripts/show_duckdb.py output/sandbox.duckdb
+# Where the data is and what to try next (tests/test_demo_twice.py runs the commands printed).
+# `meltano config` ignores default_environment, so the config check names the environment.
+cat <<'NEXT'
+
+Done. The data: output/sandbox.duckdb (loaded tables in schema tap_audience_sandbox, dbt marts in tap_audience_sandbox_marts).
+Query it:
+  .venv/bin/python scripts/show_duckdb.py output/sandbox.duckdb "select camera_id, day_utc, passing_by, interested, round(attention_rate, 3) as attention_rate from tap_audience_sandbox_marts.fct_audience_daily where is_complete_day order by day_utc desc, camera_id limit 5"
+Check the sandbox's config (meltano config ignores the default environment: name it):
+  .venv-meltano/bin/meltano --environment sandbox config test tap-audience
+Next: README.md, section "Using real credentials": sync your own accounts.
+NEXT

@@ -4,6 +4,11 @@ are the loaded tables renamed.
 
 The file is attached under an alias, so the script does not depend on the file's own catalog
 name (DuckDB names it after the file).
+
+With a query after the file, it prints that query's result instead (tables named
+`schema.table`, as the listing shows them): what the demo's last lines suggest.
+
+    .venv/bin/python scripts/show_duckdb.py [FILE] [QUERY]
 """
 
 from __future__ import annotations
@@ -13,18 +18,39 @@ import sys
 import duckdb
 
 ALIAS = "demo"
+DEFAULT_FILE = "output/sandbox.duckdb"  # the demo's: the sandbox environment's file
 
 
-def main(path: str, rows: int = 3) -> int:
+def first_line(error: duckdb.Error) -> str:
+    return str(error).strip().splitlines()[0]
+
+
+def print_result(result: duckdb.DuckDBPyConnection) -> None:
+    """A result as `column | column` lines: the header, then every row."""
+    if result.description is None:  # a statement without a result
+        return
+    print(" | ".join(d[0] for d in result.description))
+    for row in result.fetchall():
+        print(" | ".join(str(v) for v in row))
+
+
+def main(path: str, query: str | None = None, rows: int = 3) -> int:
     connection = duckdb.connect()
     try:
         try:
             connection.execute(f"attach '{path}' as {ALIAS} (read_only)")
         except duckdb.Error as error:
             # A missing file, or one another process holds open (DuckDB locks it).
-            reason = str(error).splitlines()[0]
-            print(f"show_duckdb.py: cannot read {path}: {reason}", file=sys.stderr)
+            print(f"show_duckdb.py: cannot read {path}: {first_line(error)}", file=sys.stderr)
             return 1
+        if query is not None:
+            connection.execute(f"use {ALIAS}")  # `schema.table` names the file's tables
+            try:
+                print_result(connection.execute(query))
+            except duckdb.Error as error:
+                print(f"show_duckdb.py: the query failed: {first_line(error)}", file=sys.stderr)
+                return 1
+            return 0
         tables = connection.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = ? and table_schema not like '%\\_staging' escape '\\' "
@@ -35,14 +61,17 @@ def main(path: str, rows: int = 3) -> int:
             name = f'{ALIAS}."{schema}"."{table}"'
             count = connection.execute(f"select count(*) from {name}").fetchone()
             print(f"\n== {schema}.{table}: {count[0] if count else 0} rows")
-            result = connection.execute(f"select * from {name} limit {rows}")
-            print(" | ".join(d[0] for d in result.description))
-            for row in result.fetchall():
-                print(" | ".join(str(v) for v in row))
+            print_result(connection.execute(f"select * from {name} limit {rows}"))
     finally:
         connection.close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "output/sandbox.duckdb"))
+    arguments = sys.argv[1:]
+    sys.exit(
+        main(
+            arguments[0] if arguments else DEFAULT_FILE,
+            arguments[1] if len(arguments) > 1 else None,
+        )
+    )

@@ -57,6 +57,9 @@ TAP_VENV = (
 MELTANO_VENV = MELTANO_BIN.parent.parent
 # Cold installs download from PyPI; a warm `meltano run` takes about 6 s.
 RUN_TIMEOUT = 900
+# What the README runs by its path in `.venv` or `.venv-meltano`: a new user's shell has none of
+# these on PATH, so neither have the README's commands in the tests (plain_path).
+PROJECT_COMMANDS = ("meltano", "tap-audience", "source-audience", "dagster", "dbt")
 
 UTC = dt.timezone.utc
 START = dt.datetime.fromisoformat(START_TEXT)
@@ -95,6 +98,20 @@ INSIGHTS_PREFIX = "/eq-api/beta/insights/"
 
 
 # --- the Meltano project ---------------------------------------------------------------------
+def plain_path(path: str | None = None) -> str:
+    """PATH as a new user's fresh shell has it: `path` (default: this process's PATH) without
+    any virtualenv's bin folder and without any folder holding one of PROJECT_COMMANDS."""
+    kept = []
+    for entry in (os.environ.get("PATH", os.defpath) if path is None else path).split(os.pathsep):
+        folder = Path(entry)
+        if not entry or (folder.parent / "pyvenv.cfg").exists():
+            continue
+        if any((folder / command).exists() for command in PROJECT_COMMANDS):
+            continue
+        kept.append(entry)
+    return os.pathsep.join(kept)
+
+
 def loader_config(
     loader: str, environment: str = ENVIRONMENT, project_file: Path = REPO / "meltano.yml"
 ) -> dict[str, Any]:
@@ -157,6 +174,8 @@ class MeltanoProject:
         }
         self.base_env = {
             **inherited,
+            # A fresh shell's: the README's commands name their venvs' paths.
+            "PATH": plain_path(),
             "MELTANO_SYS_DIR_ROOT": str(PLUGIN_CACHE),
             "MELTANO_DATABASE_URI": f"sqlite:///{root / 'meltano.db'}",
             # Meltano writes job logs under the XDG state dir (~/.local/state by default).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import glob
 import json
 import os
@@ -92,6 +93,30 @@ class Postgres:
         )
         return rows
 
+    def records(self, schema: str) -> dict[str, list[dict[str, Any]]]:
+        """Every table of `schema` as records shaped like the tap's: no `_sdc_*` columns,
+        date-times as UTC ISO text (`timestamp without time zone` holds the UTC wall time)."""
+        columns = self.query(
+            "SELECT coalesce(json_agg(json_build_array(table_name, column_name, data_type)), "
+            f"'[]') FROM information_schema.columns WHERE table_schema = '{schema}'"
+        )
+        types: dict[str, dict[str, str]] = {}
+        for table, column, data_type in columns:
+            types.setdefault(table, {})[column] = data_type
+        return {
+            table: [
+                {
+                    column: utc_text(value)
+                    if table_types[column].startswith("timestamp")
+                    else value
+                    for column, value in row.items()
+                    if not column.startswith("_sdc_")
+                }
+                for row in self.rows(schema, table)
+            ]
+            for table, table_types in types.items()
+        }
+
     def execute(self, sql: str) -> None:
         """Run SQL as the role (anything but a query whose result matters)."""
         self.query(sql, json_out=False)
@@ -126,6 +151,16 @@ class Postgres:
         )
         assert result.returncode == 0, f"psql failed on {sql!r}: {result.stderr}"
         return json.loads(result.stdout) if json_out else None
+
+
+def utc_text(value: str | None) -> str | None:
+    """A timestamp as json_agg writes it (`2026-11-20T10:00:00`, UTC wall time; with an offset
+    for `timestamp with time zone`), as the tap writes it (`2026-11-20T10:00:00+00:00`)."""
+    if value is None:
+        return None
+    moment = dt.datetime.fromisoformat(value)
+    aware = moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
+    return aware.astimezone(dt.timezone.utc).isoformat()
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ state must behave as in the Singer face: only after the records it covers, resum
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import random
@@ -20,11 +21,13 @@ from typing import Any
 import pytest
 from airbyte_protocol.models import AirbyteMessage
 
+from tap_audience.airbyte import catalog as airbyte_catalog
 from tap_audience.connector.endpoints import INFOS
 from tap_audience.connector.settings import CONFIG_SCHEMA, secret_values
 from tap_audience.sandbox import Fault
 from tap_audience.singer.tap import TapAudience
 from tests.helpers import run_tap, sandbox_config
+from tests.test_first_hour import UNREADABLE, write_input
 
 SOURCE = [sys.executable, "-m", "tap_audience.airbyte"]
 INCREMENTAL = {info.name for info in INFOS if info.replication_key}
@@ -86,8 +89,13 @@ def configured_catalog(tmp_path: Path, config: dict[str, Any], **modes: str) -> 
     """The discovered catalog, every stream selected: incremental where it can be, unless
     `modes` says otherwise for a stream."""
     (found,) = source(tmp_path, "discover", config=config).of("CATALOG")
+    return configure(found["catalog"]["streams"], **modes)
+
+
+def configure(discovered: list[dict[str, Any]], **modes: str) -> dict[str, Any]:
+    """The configured catalog of `discovered` streams, as `configured_catalog` says."""
     streams = []
-    for stream in found["catalog"]["streams"]:
+    for stream in discovered:
         mode = modes.get(stream["name"], stream["supported_sync_modes"][-1])
         entry = {
             "stream": stream,
@@ -384,6 +392,7 @@ def test_a_refreshed_eq_token_is_handed_back_as_the_new_config(tmp_path, sandbox
     [
         ("bad setting", "angus_time_bucket: 'by_week' is not one of"),
         ("state not an array", "the state must be a JSON array of STREAM state messages"),
+        ("singer state", "not a JSON object (tap-audience's Singer state: source-audience reads"),
         ("another cursor", "angus_entities: the cursor is source-defined (bucket_start)"),
         ("unknown stream", "nope: not a stream of this connector"),
         ("cursor not a list", "angus_entities: cursor_field must be a list"),
@@ -399,6 +408,8 @@ def test_unusable_inputs_are_one_trace_error(tmp_path, sandbox, change, fragment
         files["config"] = {**config, "angus_time_bucket": "by_week"}
     elif change == "state not an array":
         files["state"] = {"bookmarks": {}}
+    elif change == "singer state":
+        files["state"] = {"type": "STATE", "value": {"bookmarks": {}}}
     elif change == "another cursor":
         entry = next(s for s in catalog["streams"] if s["stream"]["name"] == "angus_entities")
         entry["cursor_field"] = ["passing_by"]
@@ -423,6 +434,54 @@ def test_unusable_inputs_are_one_trace_error(tmp_path, sandbox, change, fragment
     assert not output.of("RECORD")
     for secret in secret_values(config):
         assert secret not in process.stdout
+
+
+# Every case for the config; for the catalog and the state (the same reader), a few.
+UNREADABLE_INPUTS = [
+    pytest.param(role, *case.values, id=f"{role}-{case.id}")
+    for role in ("config", "catalog", "state")
+    for case in UNREADABLE
+    if role == "config" or case.id in ("folder", "utf-16", "yaml")
+]
+
+
+@pytest.mark.parametrize(("role", "content", "expected"), UNREADABLE_INPUTS)
+def test_unreadable_files_get_the_singer_faces_line(tmp_path, sandbox, role, content, expected):
+    """The files the Singer face refuses (tests/test_first_hour.py), refused alike: one TRACE
+    ERROR naming the file, before any request."""
+    config = sandbox_config(sandbox)
+    files = {"config": write(tmp_path, config)}
+    files["catalog"] = write(tmp_path, configure(airbyte_catalog.discovered()))
+    files["state"] = write(tmp_path, [])
+    files[role] = write_input(tmp_path / f"{role}.json", content)
+    args = [*SOURCE, "read"]
+    for name, path in files.items():
+        args += [f"--{name}", str(path)]
+    process = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    output = Output(process)
+    assert output.code == 1
+    (error,) = output.errors()
+    assert error["failure_type"] == "config_error"
+    assert f"{role} file {files[role]} {expected}" in error["message"]
+    assert "Traceback" not in process.stdout + process.stderr
+    assert "s3cret" not in process.stdout
+    assert not sandbox.requests
+
+
+def test_a_config_file_with_a_utf8_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_bytes(codecs.BOM_UTF8 + b'{"sandbox": true}')
+    process = subprocess.run(
+        [*SOURCE, "discover", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = Output(process)
+    assert output.code == 0, output.errors()
+    (found,) = output.of("CATALOG")
+    assert "angus_entities" in {stream["name"] for stream in found["catalog"]["streams"]}
 
 
 def test_the_console_script_is_installed():

@@ -2,7 +2,9 @@
 
 Each partition runs Meltano for its shard against the sandbox into DuckDB; the three shards,
 materialized one by one, must equal one unsharded run row for row in the loaded tables, and
-the run summary must come back as the materialization's metadata.
+the run summary must come back as the materialization's metadata. Which meltano it runs: the
+project's own `.venv-meltano/bin/meltano` unless the run config or an environment variable
+names another (the README's block runs it with no meltano on PATH: tests/test_readme.py).
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ if os.environ.get("CI"):
 else:
     dg = pytest.importorskip("dagster", reason="bash scripts/bootstrap.sh --test-tools")
 duckdb = pytest.importorskip("duckdb")
-
-pytestmark = pytest.mark.slow  # Meltano runs
 
 if not MELTANO_BIN.exists():
     pytest.skip(MELTANO_MISSING, allow_module_level=True)
@@ -64,6 +64,48 @@ def tables(database: Path) -> dict[str, dict[tuple, dict]]:
         }
 
 
+def test_the_default_meltano_is_the_projects_own_and_overrides_are_kept(tmp_path):
+    definitions = load_definitions()
+    shard = definitions.MeltanoShard
+    repository = DEFINITIONS.parents[2]
+    own = repository / ".venv-meltano" / "bin" / "meltano"
+    # The project's own, relative to the project root (two folders above definitions.py).
+    assert shard().project_dir == str(repository)
+    assert definitions.meltano_executable(shard(), {}) == str(own)
+    # The variable names another; the run config's `meltano` wins over it.
+    other = tmp_path / "bin" / "meltano"
+    other.parent.mkdir()
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    variable = {definitions.MELTANO_VARIABLE: str(other)}
+    assert definitions.meltano_executable(shard(), variable) == str(other)
+    assert definitions.meltano_executable(shard(meltano=str(own)), variable) == str(own)
+    # A relative path is relative to the project; a bare name is a command on PATH.
+    assert definitions.meltano_executable(
+        shard(project_dir=str(tmp_path), meltano="bin/meltano"), {}
+    ) == str(other)
+    on_path = {"PATH": str(other.parent)}
+    assert definitions.meltano_executable(shard(meltano="meltano"), on_path) == str(other)
+
+
+def test_a_missing_meltano_is_one_line_naming_the_path(tmp_path):
+    definitions = load_definitions()
+    empty = definitions.MeltanoShard(project_dir=str(tmp_path))
+    with pytest.raises(dg.Failure) as failed:
+        definitions.meltano_executable(empty, {})
+    expected = tmp_path / ".venv-meltano" / "bin" / "meltano"
+    assert failed.value.description == (
+        f"the project's own Meltano: no meltano at {expected}. `bash scripts/bootstrap.sh` "
+        "installs the project's own; or set `meltano` in the run config or "
+        "TAP_AUDIENCE_DAGSTER_MELTANO"
+    )
+    with pytest.raises(dg.Failure, match="no command 'meltano' on PATH"):
+        definitions.meltano_executable(
+            definitions.MeltanoShard(meltano="meltano"), {"PATH": str(tmp_path)}
+        )
+
+
+@pytest.mark.slow  # Meltano runs
 def test_three_shards_one_by_one_equal_one_unsharded_run(sandbox, tmp_path):
     definitions = load_definitions()
     assert definitions.shards.get_partition_keys() == ["0", "1", "2"]
@@ -97,6 +139,7 @@ def test_three_shards_one_by_one_equal_one_unsharded_run(sandbox, tmp_path):
     assert records == sum(len(rows) for rows in expected.values())
 
 
+@pytest.mark.slow
 def test_a_failed_partition_fails_the_materialization_with_the_summary(sandbox, tmp_path):
     from tap_audience.sandbox import Fault
 

@@ -18,7 +18,6 @@ import json
 import re
 
 import pytest
-import yaml
 
 from tests.marts import (
     GRAINS,
@@ -26,9 +25,7 @@ from tests.marts import (
     assert_revised,
     duckdb_marts,
     hourly_keys_as_text,
-    mismatches,
     postgres_marts,
-    truth,
 )
 from tests.meltano_project import (
     MELTANO_BIN,
@@ -206,36 +203,6 @@ def test_postgres_marts_keep_the_latest_of_every_version_an_appending_load_holds
     )
     assert rows > buckets  # appended: the lookback's buckets are there twice
     assert_marts_equal_truth(marts, sandbox)
-
-
-def test_a_stream_left_out_of_the_catalog_leaves_its_models_empty(tmp_path, sandbox):
-    """Only Angus selected (Meltano's `select:`): the other streams never get a table, and
-    `dbt build` still passes, their staging models empty and saying why."""
-    project = MeltanoProject(tmp_path / "project")
-    path = project.root / "meltano.yml"
-    meltano_yml = yaml.safe_load(path.read_text(encoding="utf-8"))
-    (environment,) = [e for e in meltano_yml["environments"] if e["name"] == "sandbox"]
-    (tap,) = [
-        p for p in environment["config"]["plugins"]["extractors"] if p["name"] == "tap-audience"
-    ]
-    tap["select"] = ["angus_entities.*"]
-    path.write_text(yaml.safe_dump(meltano_yml, sort_keys=False), encoding="utf-8")
-
-    target = loader_config("target-duckdb")
-    built = project.meltano(
-        "run", "tap-audience", "target-duckdb", "dbt-duckdb:build", env=tap_env(sandbox)
-    )
-    log = built.stdout + built.stderr
-    assert '."eq_os" has not been loaded (is the stream selected?)' in log
-
-    marts = hourly_keys_as_text(
-        duckdb_marts(project.root / target["filepath"], target["default_target_schema"])
-    )
-    want = truth(sandbox)
-    for mart in ("fct_audience_hourly", "fct_audience_daily"):
-        assert not mismatches(mart, marts(mart), want[mart])
-    for mart in ("fct_campaign_delivery", "dim_campaigns", "fct_household_segments"):
-        assert marts(mart) == []
 
 
 def test_a_missing_postgres_connection_setting_is_named(tmp_path):

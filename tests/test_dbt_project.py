@@ -74,6 +74,23 @@ def test_the_duckdb_profile_writes_the_storage_format_target_duckdb_reads():
         assert output["config_options"]["storage_compatibility_version"] == f"v{pinned}"
 
 
+def test_every_duckdb_output_checks_the_folder_of_its_path():
+    # transform/profiles/duckdb/duckdb_path_check.py: a missing folder is one line, not three
+    # tracebacks (tests/test_dbt_sources.py runs it).
+    folder = TRANSFORM / "profiles" / "duckdb"
+    profile = load(folder / "profiles.yml")["tap_audience"]
+    for output in profile["outputs"].values():
+        assert {"module": "duckdb_path_check"} in output["plugins"]
+        assert output["module_paths"] == ["{{ env_var('DBT_PROFILES_DIR') }}"]
+    assert (folder / "duckdb_path_check.py").is_file()
+
+
+def test_every_build_checks_what_is_loaded_first():
+    # macros/check_sources_loaded.sql (tests/test_dbt_sources.py runs it).
+    project = load(TRANSFORM / "dbt_project.yml")
+    assert project["on-run-start"] == ["{{ check_sources_loaded() }}"]
+
+
 def loader_pip_url(loader: str) -> str:
     (plugin,) = [p for p in PROJECT["plugins"]["loaders"] if p["name"] == loader]
     return str(plugin["pip_url"])

@@ -20,17 +20,24 @@ ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_DUCKDB = loader_config("target-duckdb", ENVIRONMENT)
 
 
-def test_show_duckdb_prints_counts_and_rows(tmp_path):
+def sandbox_like_file(tmp_path: Path) -> Path:
+    """A DuckDB file named and laid out as target-duckdb writes the sandbox environment's: the
+    tables in `default_target_schema` (show_duckdb attaches the file under an alias, whatever
+    its own catalog name)."""
     path = tmp_path / Path(SANDBOX_DUCKDB["filepath"]).name
     schema = SANDBOX_DUCKDB["default_target_schema"]
     catalog = path.stem  # DuckDB names a file's catalog after the file
     connection = duckdb.connect(str(path))
-    # As target-duckdb lays it out: the tables in `default_target_schema` (show_duckdb attaches
-    # the file under an alias, whatever its own catalog name).
     connection.execute(f'create schema "{schema}"')
     connection.execute(f'create table "{catalog}"."{schema}".eq_os (campaign_id int, imps int)')
     connection.execute(f'insert into "{catalog}"."{schema}".eq_os values (37054, 12), (41001, 7)')
     connection.close()
+    return path
+
+
+def test_show_duckdb_prints_counts_and_rows(tmp_path):
+    path = sandbox_like_file(tmp_path)
+    schema = SANDBOX_DUCKDB["default_target_schema"]
     shown = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), str(path)],
         capture_output=True,
@@ -40,6 +47,34 @@ def test_show_duckdb_prints_counts_and_rows(tmp_path):
     assert f"== {schema}.eq_os: 2 rows" in shown
     assert "campaign_id | imps" in shown
     assert "37054 | 12" in shown
+
+
+def test_show_duckdb_runs_the_query_given_after_the_file(tmp_path):
+    """The query the demo's last lines suggest names its tables `schema.table`."""
+    path = sandbox_like_file(tmp_path)
+    schema = SANDBOX_DUCKDB["default_target_schema"]
+    query = f"select campaign_id, imps from {schema}.eq_os order by imps"
+    shown = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), str(path), query],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert shown == "campaign_id | imps\n41001 | 7\n37054 | 12\n"
+
+
+def test_show_duckdb_names_a_query_that_fails(tmp_path):
+    path = sandbox_like_file(tmp_path)
+    shown = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), str(path), "select nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 1
+    assert shown.stdout == ""
+    (line,) = shown.stderr.splitlines()
+    assert line.startswith("show_duckdb.py: the query failed: Binder Error: ")
 
 
 def test_show_duckdb_names_a_file_it_cannot_read(tmp_path):
@@ -64,4 +99,4 @@ def test_the_demo_writes_and_shows_the_sandbox_environments_file():
     assert f"rm -f {filepath}\n" in demo
     assert f"show_duckdb.py {filepath}\n" in demo
     show = (ROOT / "scripts" / "show_duckdb.py").read_text(encoding="utf-8")
-    assert f'else "{filepath}")' in show  # its default
+    assert f'\nDEFAULT_FILE = "{filepath}"' in show  # its default

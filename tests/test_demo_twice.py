@@ -13,6 +13,9 @@ In the demo the tap starts its own sandbox on the real clock (`sandbox: true`), 
 Angus bucket and recent ATOM days change minute by minute. For the two runs to be comparable
 row for row, `TAP_AUDIENCE_START_DATE`/`TAP_AUDIENCE_END_DATE` pin the range to settled days
 (the demo's command line is untouched: Meltano hands those settings to the tap).
+
+The demo's last lines name the DuckDB file, a query to paste, the config check and the README
+section to read next; the commands they print run here as printed, after the demo.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -102,13 +106,24 @@ def tables_in(path: Path) -> tuple[Tables, list[dict[str, Any]]]:
     return tables, angus
 
 
-def run_demo(project: MeltanoProject) -> tuple[Tables, list[dict[str, Any]]]:
-    env = {
-        "DEMO_SKIP_BOOTSTRAP": "1",
-        "TAP_AUDIENCE_START_DATE": START.isoformat(),
-        "TAP_AUDIENCE_END_DATE": END.isoformat(),
-    }
-    shown = project.shell(DEMO, env=env).stdout
+ENV = {
+    "DEMO_SKIP_BOOTSTRAP": "1",
+    "TAP_AUDIENCE_START_DATE": START.isoformat(),
+    "TAP_AUDIENCE_END_DATE": END.isoformat(),
+}
+
+
+@dataclass(frozen=True)
+class Demo:
+    project: MeltanoProject
+    first: Tables
+    second: Tables
+    angus: list[dict[str, Any]]  # the second run's Angus rows
+    shown: str  # what the second run printed
+
+
+def run_demo(project: MeltanoProject) -> tuple[Tables, list[dict[str, Any]], str]:
+    shown = project.shell(DEMO, env=ENV).stdout
     tables, angus = tables_in(project.root / DUCKDB["filepath"])
     # What the demo printed (show_duckdb.py) is what the file holds: the loaded tables, then
     # the marts.
@@ -118,7 +133,7 @@ def run_demo(project: MeltanoProject) -> tuple[Tables, list[dict[str, Any]]]:
     }
     assert printed == {name: count for name, (count, _) in tables.items()}
     assert list(printed)[-1].startswith(f"{MARTS}."), "the demo ends with the marts"
-    return tables, angus
+    return tables, angus, shown
 
 
 def expected_angus() -> set[tuple[str, str, int | None]]:
@@ -131,9 +146,10 @@ def expected_angus() -> set[tuple[str, str, int | None]]:
     }
 
 
-@pytest.mark.slow
-def test_the_demo_run_twice_shows_the_same_tables(tmp_path):
-    project = MeltanoProject(tmp_path / "project")
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The demo, run twice in one throwaway copy of the project."""
+    project = MeltanoProject(tmp_path_factory.mktemp("demo") / "project")
     project.link_venvs()
     for name in DEMO_FILES:
         (project.root / name).parent.mkdir(exist_ok=True)
@@ -141,11 +157,16 @@ def test_the_demo_run_twice_shows_the_same_tables(tmp_path):
 
     for _ in range(2):  # a second try only if a campaign's local day changed in between
         days = day_stamp()
-        first, _ = run_demo(project)
-        second, angus = run_demo(project)
+        first, _, _ = run_demo(project)
+        second, angus, shown = run_demo(project)
         if day_stamp() == days:
             break
+    return Demo(project, first, second, angus, shown)
 
+
+@pytest.mark.slow
+def test_the_demo_run_twice_shows_the_same_tables(demo):
+    first, second, angus = demo.first, demo.second, demo.angus
     assert {name for name in first if name.startswith(f"{LOADED}.")} == {
         f"{LOADED}.{stream}" for stream in STREAMS
     }  # every stream has a table
@@ -161,3 +182,55 @@ def test_the_demo_run_twice_shows_the_same_tables(tmp_path):
     }
     assert len(loaded) == first[f"{LOADED}.angus_entities"][0]
     assert loaded == expected_angus()
+
+
+# --- the demo's last lines ---------------------------------------------------------------------
+def last_lines(shown: str) -> list[str]:
+    """What the demo prints after the tables: from its `Done.` line on."""
+    lines = shown.splitlines()
+    (done,) = [i for i, line in enumerate(lines) if line.startswith("Done. ")]
+    return lines[done:]
+
+
+def printed_commands(shown: str) -> dict[str, str]:
+    """The commands the last lines suggest (indented), by the line above each."""
+    lines = last_lines(shown)
+    return {
+        lines[i - 1]: line.strip() for i, line in enumerate(lines) if line.startswith("  .venv")
+    }
+
+
+@pytest.mark.slow
+def test_the_demo_ends_saying_where_the_data_is_and_what_to_try_next(demo):
+    lines = last_lines(demo.shown)
+    done = lines[0]
+    # The README shows them as they are.
+    assert "\n```text\n" + "\n".join(lines) + "\n```\n" in (REPO / "README.md").read_text("utf-8")
+    assert f"The data: {DUCKDB['filepath']} " in done
+    assert (demo.project.root / DUCKDB["filepath"]).is_file()
+    assert f"schema {LOADED}," in done and f"marts in {MARTS})" in done
+    # The README section it sends the reader to is one.
+    (section,) = re.findall(r'^Next: README.md, section "([^"]+)"', lines[-1], re.MULTILINE)
+    assert f"\n## {section}\n" in (REPO / "README.md").read_text(encoding="utf-8")
+
+    # The query runs as printed, in a fresh shell after the demo, and answers.
+    (query,) = [c for above, c in printed_commands(demo.shown).items() if above == "Query it:"]
+    assert query.startswith(f".venv/bin/python scripts/show_duckdb.py {DUCKDB['filepath']} ")
+    answer = demo.project.shell(["bash", "-euo", "pipefail", "-c", query], env=ENV).stdout
+    header, *rows = answer.splitlines()
+    assert header == "camera_id | day_utc | passing_by | interested | attention_rate"
+    assert len(rows) == 5
+    cameras = {row.split(" | ")[0] for row in rows}
+    assert cameras <= {row["client_id"] for row in demo.angus}
+
+
+@pytest.mark.slow
+def test_the_config_check_the_demo_prints_says_the_config_is_valid(demo):
+    """`meltano config` ignores default_environment: without `--environment sandbox` it checks
+    the production config, which has no credentials yet. The demo prints the command that
+    checks the sandbox's, and right after the demo it says valid."""
+    (check,) = [c for c in printed_commands(demo.shown).values() if " config test " in c]
+    assert check == ".venv-meltano/bin/meltano --environment sandbox config test tap-audience"
+    checked = demo.project.shell(["bash", "-euo", "pipefail", "-c", check], env=ENV)
+    assert "Plugin configuration is valid" in checked.stdout
+    assert "Plugin configuration is invalid" not in checked.stdout + checked.stderr

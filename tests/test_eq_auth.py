@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import stat
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+import requests
 
 from tap_audience.core.errors import AccountCredentialsError
 from tests.helpers import run_tap, sandbox_config
@@ -137,3 +140,127 @@ def test_eq_user_defaults_to_the_tokens_user(sandbox):
     result = run_tap(config, streams=["eq_os"])
     assert result.failure is None
     assert result.records["eq_os"]
+
+
+# --- eq-login --token-file that cannot be written -------------------------------------------
+def without_root_file_access():
+    """preexec_fn making a command meet file permissions even when run as root (as CI does):
+    root's capabilities to write and search past them are dropped from the bounding set, so
+    the command (still uid 0, still able to run the interpreter under /root) is held to the
+    owner's permission bits like anyone else."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2  # <linux/capability.h>
+
+    def drop():
+        for capability in (cap_dac_override, cap_dac_read_search):
+            if libc.prctl(pr_capbset_drop, capability, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+    return drop if os.geteuid() == 0 else None  # anyone else meets permissions already
+
+
+# Each returns the --token-file to give and what to make read-only first (None: nothing).
+def a_folder(tmp):
+    return tmp, None
+
+
+def under_a_file(tmp):
+    (tmp / "notes.txt").write_text("a file where the folder goes\n")
+    return tmp / "notes.txt" / "atom.token", None
+
+
+def in_a_missing_folder_of_a_read_only_folder(tmp):
+    return tmp / "a" / "b" / "atom.token", tmp
+
+
+def in_a_read_only_folder(tmp):
+    return tmp / "atom.token", tmp
+
+
+def a_read_only_file(tmp):
+    (tmp / "atom.token").write_text("old\n")
+    return tmp / "atom.token", tmp / "atom.token"
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (a_folder, "--token-file {tmp} is a folder: give a file in it, e.g. {tmp}/atom.token"),
+        (under_a_file, "cannot create {tmp}/notes.txt/atom.token: {tmp}/notes.txt is not a "
+                       "writable folder"),
+        (in_a_missing_folder_of_a_read_only_folder,
+         "cannot create {tmp}/a/b/atom.token: {tmp} is not a writable folder (Permission denied)"),
+        (in_a_read_only_folder,
+         "cannot create {tmp}/atom.token: {tmp} is not a writable folder (Permission denied)"),
+        (a_read_only_file, "cannot write {tmp}/atom.token: the file is read-only"),
+    ],
+)  # fmt: skip
+def test_eq_login_refuses_a_token_file_it_cannot_write_before_the_passcode(
+    sandbox, tmp_path, make, expected
+):
+    token_file, locked = make(tmp_path)
+    if locked is not None:
+        locked.chmod(0o555 if locked.is_dir() else 0o444)
+    try:
+        process = subprocess.run(
+            login_command(sandbox, "--product", "atom", "--token-file", str(token_file)),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=without_root_file_access(),
+        )
+    finally:
+        tmp_path.chmod(0o755)  # for pytest's clean-up
+    assert process.returncode == 1
+    assert process.stdout == ""
+    (line,) = process.stderr.splitlines()  # one line: no prompt, no traceback
+    assert expected.format(tmp=tmp_path) in line
+    # Refused before keywarden was asked for anything, so no passcode was mailed.
+    assert not [r for r in sandbox.requests if r.path.startswith("/eq-auth")]
+
+
+def test_a_token_that_cannot_be_written_after_the_login_is_printed_not_lost(sandbox, tmp_path):
+    folder = tmp_path / "tokens"
+    folder.mkdir()
+    token_file = folder / "atom.token"
+    process = subprocess.Popen(
+        login_command(sandbox, "--product", "atom", "--token-file", str(token_file)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while sandbox.last_otp(USER) is None:
+        assert time.monotonic() < deadline, "the login never requested a passcode"
+        time.sleep(0.05)
+    # The file was checked before the passcode was mailed; now, at the prompt, its folder
+    # becomes a file, so the write after /verify fails.
+    folder.rmdir()
+    folder.write_text("not a folder any more\n")
+    out, err = process.communicate(sandbox.last_otp(USER) + "\n", timeout=30)
+    assert process.returncode == 1
+    token = out.strip()
+    assert out == token + "\n"  # printed once, alone
+    assert token not in err
+    assert "Traceback" not in err
+    # (after the prompt, on its line: typed in a terminal, the passcode would end it)
+    errors = [line for line in err.splitlines() if "ERROR:tap-audience:" in line]
+    assert len(errors) == 1
+    assert (
+        f"the atom token was not saved (cannot create {token_file}: {folder} is not a "
+        "writable folder)" in errors[0]
+    )
+    assert "printed on stdout" in errors[0]
+    assert "eq_token_file" in errors[0]
+    # The printed token is a working one.
+    confirmed = requests.get(
+        f"{sandbox.eq_auth_url}/confirm",
+        params={"product": "atom"},
+        headers={"eq-api-jwt": token},
+        timeout=10,
+    )
+    assert confirmed.status_code == 200, confirmed.text

@@ -5,6 +5,7 @@ Real processes (`python -m tap_audience`), real sockets, the sandbox as the vend
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import socket
@@ -156,6 +157,88 @@ def test_a_missing_or_broken_config_file_is_one_line(tmp_path):
     process = tap("--config", str(tmp_path / "broken.json"))
     assert_readable_failure(process)
     assert "is not valid JSON at line 1" in process.stderr
+
+
+# What people hand a connector instead of a UTF-8 JSON file, and what the line says. Both
+# faces read their files through one reader (`core.inputs`): tests/test_airbyte.py runs the
+# Airbyte face over the same files.
+SETTINGS = '{"sandbox": true, "eq_user": "jos\u00e9@example.com"}'
+UNREADABLE = [
+    pytest.param(None, "is a directory: pass the path of the JSON file in it", id="folder"),
+    pytest.param(
+        codecs.BOM_UTF16_LE + SETTINGS.encode("utf-16-le"),
+        "is UTF-16 encoded: save it as UTF-8",
+        id="utf-16",
+    ),
+    pytest.param(
+        codecs.BOM_UTF16_BE + SETTINGS.encode("utf-16-be"),
+        "is UTF-16 encoded: save it as UTF-8",
+        id="utf-16-be",
+    ),
+    pytest.param(
+        SETTINGS.encode("utf-16-le"),
+        "holds NUL bytes (UTF-16 without a byte order mark?): save it as UTF-8",
+        id="utf-16-without-bom",
+    ),
+    pytest.param(
+        codecs.BOM_UTF32_LE + SETTINGS.encode("utf-32-le"),
+        "is UTF-32 encoded: save it as UTF-8",
+        id="utf-32",
+    ),
+    pytest.param(
+        SETTINGS.encode("latin-1"),
+        "is not UTF-8 text (byte 0xe9 at line 1, column 34; another encoding",
+        id="latin-1",
+    ),
+    pytest.param(
+        b"# settings\nsandbox: true\neq_jwt: s3cret.value\n",
+        "is not JSON (it looks like YAML: line 2 starts with `sandbox:`)",
+        id="yaml",
+    ),
+]
+
+
+def write_input(path, content):
+    """`content` (bytes) at `path`, or a folder there (None)."""
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize(("content", "expected"), UNREADABLE)
+def test_a_config_file_that_is_not_utf8_json_is_one_line(tmp_path, content, expected):
+    path = write_input(tmp_path / "config.json", content)
+    process = tap("--config", str(path), "--discover")
+    assert_readable_failure(process)
+    assert process.stdout == ""
+    (line,) = error_lines(process.stderr)
+    assert f"config file {path} {expected}" in line
+    assert "s3cret" not in process.stderr  # a YAML line is named by its key, never its value
+
+
+@pytest.mark.parametrize(("content", "expected"), UNREADABLE)
+def test_a_catalog_file_that_is_not_utf8_json_is_one_line(tmp_path, content, expected):
+    path = write_input(tmp_path / "catalog.json", content)
+    process = tap("--catalog", str(path), config={"sandbox": True}, tmp_path=tmp_path)
+    assert_readable_failure(process)
+    assert process.stdout == ""
+    (line,) = error_lines(process.stderr)
+    assert f"catalog file {path} {expected}" in line
+
+
+def test_a_config_file_with_a_utf8_byte_order_mark_is_read(tmp_path):
+    # Notepad's "UTF-8 with BOM": the mark carries nothing, so the settings are read.
+    path = tmp_path / "config.json"
+    path.write_bytes(codecs.BOM_UTF8 + b'{"sandbox": true, "angus_time_bucket": "by_week"}')
+    process = tap("--config", str(path), "--discover")
+    assert_readable_failure(process)  # the value inside was read, and checked
+    assert "'by_week' is not one of" in error_lines(process.stderr)[-1]
+    path.write_bytes(codecs.BOM_UTF8 + b'{"sandbox": true}')
+    process = tap("--config", str(path), "--discover")
+    assert process.returncode == 0, process.stderr
+    assert "angus_entities" in process.stdout
 
 
 def test_unknown_settings_and_future_start_dates_are_warned_about(tmp_path):

@@ -5,6 +5,12 @@ rendered) saying how this file runs it:
 
     <!-- readme-test: MODE -->
 
+Every block runs in a fresh shell, as a new user's: PATH without any virtualenv's bin folder
+(tests/meltano_project.py's plain_path), so a command the README writes as a bare `meltano`,
+`dagster`, `source-audience`, ... fails here as it would for that user (and
+`test_every_shell_block_says_how_it_is_tested` refuses it before anything runs). The README's
+setup (`.venv`, `.venv-meltano`) is the tests' own venvs, linked into each throwaway project.
+
 - `meltano-prod`: the block runs as written (`bash -euo pipefail`) in a throwaway copy of the
   Meltano project (tests/meltano_project.py), with `.venv-meltano` linked in. The environment
   gives the sandbox fixture's credentials for the block's `$PLACEHOLDERS` and points every base
@@ -24,9 +30,29 @@ rendered) saying how this file runs it:
   PostgreSQL server in the `TARGET_POSTGRES_*` / `DBT_POSTGRES_*` variables its comment names;
   then the marts in DuckDB and in PostgreSQL must equal the sandbox's truth (tests/marts.py),
   and the generated docs must be there.
-- `skip: REASON`: the block is not run as is. Each line runs the stand-in registered in
-  STAND_INS below (a cheap equivalent: `--help`, a copy of the files it rewrites, or the line
-  itself), else it is reported as skipped with REASON.
+- `shards`: the block (shards of a sync into target-postgres) runs as written in a throwaway
+  copy of the Meltano project (its default `sandbox` environment) with the sandbox fixture's
+  settings and a database of the session's PostgreSQL server; the shards' union must then be
+  every record exactly once, and each shard must have its own state.
+- `kubernetes`: the image and the cluster are not here, so each line runs its closest real
+  form: `docker build -f Dockerfile` checks the image's Meltano pin against the one the tests
+  run and runs its build step (`MELTANO_ENVIRONMENT=prod meltano install`) in a throwaway copy
+  of the project; `kubectl apply -f manifest` validates the manifest against the Kubernetes
+  API's schemas (kubernetes-validate --strict) and, for a Job or CronJob, runs every pod of it
+  as Kubernetes would: the image's ENTRYPOINT (deploy/kubernetes/run-shard.sh) in that copy,
+  with the container's env, the Secret's keys (filled in: the sandbox's credentials, the
+  session's PostgreSQL), `JOB_COMPLETION_INDEX` and the image's `MELTANO_ENVIRONMENT=prod`. The
+  pods' union in PostgreSQL must be every record exactly once.
+- `dagster`: `pip install` runs as written (in the repository, whose `.venv` it is); `dagster
+  dev -f FILE` (a web server) runs as `dagster asset materialize -f FILE --select
+  audience_tables --partition N` with the same file, copied into a throwaway copy of the
+  project, and the same environment (the project's default `sandbox` environment): the
+  materialization must load its shard, with no `meltano` on PATH.
+- `stand-in: REASON`: the block is not run as is (REASON). Each line runs the stand-in
+  registered for it in STAND_INS below: the line itself with an argument that makes it quick
+  (`--collect-only`, `--quick`), the line on a copy of the files it rewrites, or the closest
+  real form of what it needs (a Docker build's steps outside Docker). A line without one fails
+  `test_every_shell_block_says_how_it_is_tested`.
 
 A ```bash (or sh, shell, console) block without an annotation, or with an unknown mode, fails
 `test_every_shell_block_says_how_it_is_tested`. Inline `meltano ...` commands in the prose are
@@ -37,6 +63,7 @@ targets tables against meltano.yml and the loaded data.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import itertools
 import json
 import os
@@ -48,9 +75,9 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
+import venv
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +96,7 @@ from tests.helpers import expected_insights, sandbox_config
 from tests.marts import assert_marts_equal_truth, duckdb_marts, hourly_keys_as_text, postgres_marts
 from tests.meltano_project import (
     DEMO,
+    ENVIRONMENT,
     MELTANO_BIN,
     MELTANO_MISSING,
     MELTANO_VENV,
@@ -80,11 +108,15 @@ from tests.meltano_project import (
     MeltanoProject,
     assert_readme_types,
     differences,
+    expected_records,
+    keyed,
     loader_config,
+    plain_path,
     read_duckdb_table,
     readme_table,
     tap_env,
 )
+from tests.postgres_server import Postgres
 
 README = REPO / "README.md"
 SHELL_LANGUAGES = ("bash", "sh", "shell", "console", "zsh")
@@ -101,7 +133,7 @@ class Block:
     line: int  # of the opening fence, 1-based
     language: str
     mode: str | None  # None: no annotation right above the fence
-    why: str  # the REASON of `skip: REASON`
+    why: str  # the REASON of `stand-in: REASON`
     text: str  # the content, with the fence's indentation removed
 
     @property
@@ -160,20 +192,60 @@ def needs_meltano() -> None:
 
 
 # --- every block says how it is tested ---------------------------------------------------------
+MODES = {
+    "meltano-prod", "eq-login", "server", "demo", "dbt", "airbyte", "shards", "kubernetes",
+    "dagster", "stand-in",
+}  # fmt: skip
+# Commands a new user has only inside the README's venvs: a block names them by their path.
+VENV_COMMANDS = {
+    "meltano": ".venv-meltano/bin/meltano",
+    **{name: f".venv/bin/{name}" for name in ("tap-audience", "source-audience", "dagster")},
+    "pip": ".venv/bin/python -m pip",
+    "pytest": ".venv/bin/python -m pytest",
+}
+
+
+def without_comment(command: str) -> str:
+    return command.split(" #", maxsplit=1)[0].strip()
+
+
+def bare_commands(block: Block) -> list[str]:
+    """The block's lines that run a VENV_COMMANDS command by its bare name."""
+    problems = []
+    for command in block.commands:
+        words = shlex.split(command, comments=True)
+        while words and re.fullmatch(r"\w+=.*", words[0]):  # VAR=value before the command
+            words.pop(0)
+        if words and words[0] in VENV_COMMANDS:
+            problems.append(
+                f"{block.id}: `{words[0]}` is on no new user's PATH: write "
+                f"`{VENV_COMMANDS[words[0]]}`"
+            )
+    return problems
+
+
 def unannotated(blocks: list[Block]) -> list[str]:
-    modes = {"meltano-prod", "eq-login", "server", "demo", "dbt", "airbyte", "skip"}
     problems = []
     for block in blocks:
         if block.language not in SHELL_LANGUAGES:
             continue
         if block.mode is None:
             problems.append(f"{block.id}: no <!-- readme-test: MODE --> right above the block")
-        elif block.mode not in modes:
-            problems.append(f"{block.id}: unknown mode {block.mode!r} (one of {sorted(modes)})")
-        elif block.mode == "skip" and not block.why:
-            problems.append(f"{block.id}: `skip` needs a reason: <!-- readme-test: skip: WHY -->")
+        elif block.mode not in MODES:
+            problems.append(f"{block.id}: unknown mode {block.mode!r} (one of {sorted(MODES)})")
+        elif block.mode == "stand-in" and not block.why:
+            problems.append(
+                f"{block.id}: `stand-in` needs a reason: <!-- readme-test: stand-in: WHY -->"
+            )
         elif not block.commands:
             problems.append(f"{block.id}: the block runs nothing")
+        elif block.mode == "stand-in":
+            problems += [
+                f"{block.id}: no stand-in for `{command}` in tests/test_readme.py's STAND_INS"
+                for command in map(without_comment, block.commands)
+                if command not in STAND_INS
+            ]
+        problems += bare_commands(block)
     return problems
 
 
@@ -186,12 +258,16 @@ def test_every_shell_block_says_how_it_is_tested():
 def test_an_unannotated_or_unknown_block_fails_the_check():
     text = (
         "Intro.\n\n```bash\necho hi\n```\n\n<!-- readme-test: bogus -->\n```sh\necho\n```\n\n"
-        "<!-- readme-test: skip -->\n```bash\nls\n```\n\n"
+        "<!-- readme-test: stand-in -->\n```bash\nls\n```\n\n"
         "   <!-- readme-test: server -->\n   ```bash\n   serve --port 1\n   ```\n"
-        "```yaml\nnot: shell\n```\n"
+        "```yaml\nnot: shell\n```\n\n"
+        "<!-- readme-test: stand-in: slow -->\n```bash\nsleep 600  # no stand-in\n```\n\n"
+        "<!-- readme-test: dbt -->\n```bash\nX=1 meltano run a  # bare\n```\n"
     )
     problems = unannotated(parse_blocks(text))
-    assert [problem.split(":")[1] for problem in problems] == ["3", "8", "13"]
+    assert [problem.split(":")[1] for problem in problems] == ["3", "8", "13", "26", "31"]
+    assert "no stand-in for `sleep 600`" in problems[3]
+    assert "write `.venv-meltano/bin/meltano`" in problems[4]
     (indented,) = [block for block in parse_blocks(text) if block.mode == "server"]
     assert indented.commands == ["serve --port 1"]
 
@@ -334,6 +410,7 @@ def test_eq_login_block(block, sandbox, tmp_path):
     user = sandbox.credentials()["eq_user"]  # the sandbox knows its own users only
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TAP_AUDIENCE_")},
+        "PATH": plain_path(),
         "HOME": str(home),
         "EQ_USER": user,
         # What the README says points eq-login at another keywarden.
@@ -557,31 +634,265 @@ def test_dbt_block(block, sandbox, postgres_server, tmp_path):
     assert (project.root / "transform" / "target" / "index.html").is_file()
 
 
-# --- skip: stand-ins ---------------------------------------------------------------------------
-def run_in(cwd: Path, command: str) -> subprocess.CompletedProcess[str]:
+# --- scale-out: shards, kubernetes, dagster ----------------------------------------------------
+@pytest.fixture(scope="module")
+def scale_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    """One throwaway copy of the project for the scale-out blocks: each writes its own outputs
+    (database, DuckDB file) and state ids (environment, loader, shard)."""
+    project = MeltanoProject(tmp_path_factory.mktemp("readme-scale") / "project")
+    project.link_venvs()
+    return project
+
+
+def assert_loaded_once(
+    database: Postgres, schema: str, expected: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The shards' union in `schema`: every record of every stream exactly once."""
+    loaded = database.records(schema)
+    assert set(loaded) == STREAMS
+    for stream in STREAMS:
+        assert expected[stream], stream  # nothing is compared vacuously
+        assert len(keyed(stream, loaded[stream])) == len(loaded[stream]) == len(expected[stream])
+        assert not differences(stream, loaded[stream], expected[stream])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", blocks_in("shards"))
+def test_shards_block(block, sandbox, postgres_server, scale_project):
+    needs_meltano()
+    database = postgres_server.create_database("readme_shards")
+    env = {**tap_env(sandbox), **database.target_env()}
+    scale_project.shell(["bash", "-euo", "pipefail", "-c", block.text], env=env)
+
+    counts = set(re.findall(r"TAP_AUDIENCE_SHARD_COUNT=(\d+)", block.text))
+    suffixes = re.findall(r"--state-id-suffix (\S+)", block.text)
+    (count,) = counts
+    assert suffixes == [f"shard-{index}" for index in range(int(count))]  # every shard once
+    schema = loader_config("target-postgres")["default_target_schema"]  # the sandbox's
+    assert_loaded_once(database, schema, expected_records(sandbox))
+    for suffix in suffixes:  # each with its own state
+        state = scale_project.state(f"{ENVIRONMENT}:tap-audience-to-target-postgres:{suffix}")
+        assert state.get("bookmarks"), suffix
+
+
+def validate_manifest(path: Path) -> dict[str, Any]:
+    """What `kubectl apply` would check first: the manifest against the API's schemas."""
+    validator = TAP_VENV / "bin" / "kubernetes-validate"
+    run_in(REPO, f"{validator} --strict --kubernetes-version 1.33.0 {path}")
+    manifest: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return manifest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", blocks_in("kubernetes"))
+def test_kubernetes_block(block, sandbox, postgres_server, scale_project, tmp_path):
+    needs_meltano()
+    database = postgres_server.create_database("readme_kubernetes")
+    credentials = sandbox.credentials()
+    image: dict[str, str] = {}  # the image's ENV
+    entrypoint: list[str] = []
+    secrets: dict[str, dict[str, str]] = {}  # applied Secrets, filled in
+    pods = 0
+    for command in map(without_comment, block.commands):
+        if built := re.fullmatch(r"docker build -f (\S+) -t \S+ \.", command):
+            dockerfile = (REPO / built[1]).read_text(encoding="utf-8")
+            # The image's Meltano is the one the tests run; its build step installs every
+            # plugin in the image's environment.
+            (pinned,) = re.findall(r'"meltano==([\d.]+)"', dockerfile)
+            version = run_in(REPO, f"{MELTANO_BIN} --version").stdout
+            assert version.strip() == f"meltano, version {pinned}"
+            image = dict(re.findall(r"^ENV (\w+)=(\S+)$", dockerfile, re.MULTILINE))
+            (built_in,) = re.findall(r"&& MELTANO_ENVIRONMENT=(\w+) meltano install\b", dockerfile)
+            scale_project.meltano("install", env={"MELTANO_ENVIRONMENT": built_in})
+            (script,) = json.loads(re.findall(r"^ENTRYPOINT (\[.*\])$", dockerfile, re.M)[0])
+            entrypoint = ["sh", str(REPO / Path(script).relative_to("/project"))]
+            continue
+        applied = re.fullmatch(r"kubectl apply -f (\S+)", command)
+        assert applied, f"no stand-in for `{command}`"
+        manifest = validate_manifest(REPO / applied[1])
+        if manifest["kind"] == "Secret":
+            # "After filling it in": the sandbox's credentials, the session's PostgreSQL.
+            filled = {
+                "TAP_AUDIENCE_ANGUS_USERNAME": credentials["angus_username"],
+                "TAP_AUDIENCE_ANGUS_STREAMS": json.dumps(credentials["angus_streams"]),
+                "TAP_AUDIENCE_EQ_JWT": credentials["eq_jwt"],
+                "TAP_AUDIENCE_LOCUS_JWT": credentials["locus_jwt"],
+                **database.target_env(),
+            }
+            assert set(manifest["stringData"]) <= set(filled), "a key the test cannot fill"
+            secrets[manifest["metadata"]["name"]] = {k: filled[k] for k in manifest["stringData"]}
+            continue
+        assert entrypoint, "the image is built before its Job runs"
+        spec = manifest["spec"]
+        job = spec["jobTemplate"]["spec"] if manifest["kind"] == "CronJob" else spec
+        (container,) = job["template"]["spec"]["containers"]
+        (mount,) = container["volumeMounts"]
+        summaries = tmp_path / "summaries"  # the pods' log volume
+        summaries.mkdir()
+        for index in range(job["completions"]):  # one pod per index, as an Indexed Job runs them
+            env = {
+                **image,
+                **{item["name"]: item["value"] for item in container["env"]},
+                **{
+                    name: value
+                    for source in container["envFrom"]
+                    for name, value in secrets[source["secretRef"]["name"]].items()
+                },
+                "JOB_COMPLETION_INDEX": str(index),
+                # The cluster's PostgreSQL service is the session's server; the settings
+                # meltano.yml's prod environment would hold, the sandbox's (base URLs, lists,
+                # the fixed clock's range).
+                **database.target_env(),
+                **{f"TAP_AUDIENCE_{name.upper()}": credentials[name] for name in URL_SETTINGS},
+                "TAP_AUDIENCE_EQ_CAMPAIGN_IDS": json.dumps(credentials["eq_campaign_ids"]),
+                "TAP_AUDIENCE_LOCUS_COORDS": json.dumps(credentials["locus_coords"]),
+                "TAP_AUDIENCE_START_DATE": START.isoformat(),
+                "TAP_AUDIENCE_END_DATE": sandbox.now.isoformat(),
+                "TAP_AUDIENCE_RUN_SUMMARY_PATH": str(
+                    summaries / f"summary-shard-{index}.json"
+                ),  # run-shard.sh's default, under the volume's mount path
+                "PATH": f"{MELTANO_VENV / 'bin'}{os.pathsep}{plain_path()}",  # pip's meltano
+            }
+            assert mount["mountPath"] == "/var/log/tap-audience"
+            logged = scale_project.shell(entrypoint, env=env).stdout
+            assert "tap-audience run summary: " in logged  # the summary in the pod's log
+            pods += 1
+        assert image.get("MELTANO_ENVIRONMENT") == PRODUCTION
+        schema = loader_config(container_loader(container), PRODUCTION)["default_target_schema"]
+        assert_loaded_once(database, schema, expected_records(sandbox))
+        for index in range(job["completions"]):
+            summary = json.loads((summaries / f"summary-shard-{index}.json").read_text())
+            assert summary["status"] == "succeeded"
+            assert summary["shard"] == {"count": job["completions"], "index": index}
+            state_id = f"{PRODUCTION}:tap-audience-to-{container_loader(container)}:shard-{index}"
+            assert scale_project.state(state_id).get("bookmarks"), state_id
+    assert pods, "the block ran no pod"
+
+
+def container_loader(container: dict[str, Any]) -> str:
+    (loader,) = [item["value"] for item in container["env"] if item["name"] == "LOADER"]
+    return str(loader)
+
+
+DAGSTER_DEFINITIONS = "orchestration/dagster/definitions.py"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", blocks_in("dagster"))
+def test_dagster_block(block, scale_project, tmp_path):
+    needs_meltano()
+    dagster = TAP_VENV / "bin" / "dagster"
+    install, develop = block.commands
+    # As written, in the repository: its `.venv` is the one the tests run in.
+    assert install.startswith(".venv/bin/python -m pip install -e ")
+    run_in(REPO, install, timeout=600)
+    if not dagster.exists():
+        pytest.fail(f"{install} installed no {dagster}")
+
+    # `dagster dev` serves the UI until stopped: materialize the asset with the same file and
+    # environment instead, the file copied into the project copy (it finds the project, and
+    # the project's own .venv-meltano/bin/meltano, from where it lies). No meltano on PATH.
+    served = re.fullmatch(r"(?P<env>(?:\w+=\S+ )*)\.venv/bin/dagster dev -f (?P<file>\S+)", develop)
+    assert served and served["file"] == DAGSTER_DEFINITIONS, develop
+    (shards,) = re.findall(r"TAP_AUDIENCE_DAGSTER_SHARDS=(\d+)", served["env"])
+    partition = str(int(shards) - 1)  # the last shard
+    (scale_project.root / DAGSTER_DEFINITIONS).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / DAGSTER_DEFINITIONS, scale_project.root / DAGSTER_DEFINITIONS)
+    home = tmp_path / "dagster-home"  # Dagster's instance, not the user's
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    materialize = (
+        f"{served['env']}.venv/bin/dagster asset materialize -f {served['file']} "
+        f"--select audience_tables --partition {partition}"
+    )
+    recent = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)  # a short range: quick
+    env = {"DAGSTER_HOME": str(home), "TAP_AUDIENCE_START_DATE": recent.isoformat()}
+    ran = scale_project.shell(["bash", "-euo", "pipefail", "-c", materialize], env=env)
+    assert 'STEP_SUCCESS - Finished execution of step "audience_tables"' in ran.stderr
+
+    # The shard ran in the project's default (`sandbox`) environment: its own DuckDB file.
+    summary_file = scale_project.root / "output" / "summaries" / f"summary-shard-{partition}.json"
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    assert summary["status"] == "succeeded"
+    assert summary["shard"] == {"count": int(shards), "index": int(partition)}
+    target = loader_config("target-duckdb")
+    duckdb = pytest.importorskip("duckdb")
+    with duckdb.connect() as connection:
+        path = scale_project.root / target["filepath"]
+        connection.execute(f"ATTACH '{path}' AS loaded (READ_ONLY)")
+        for stream, numbers in summary["streams"].items():
+            if numbers["records"]:
+                rows = read_duckdb_table(connection, stream, target["default_target_schema"])
+                assert len(rows) == numbers["records"], stream
+    assert summary["records"] > 0
+
+
+# --- stand-ins ---------------------------------------------------------------------------------
+def run_in(
+    cwd: Path, command: str, timeout: float = LONG, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`command` in a fresh shell (PATH without the venvs), which it must pass."""
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", command],
         cwd=cwd,
-        env={k: v for k, v in os.environ.items() if not k.startswith("TAP_AUDIENCE_")},
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("TAP_AUDIENCE_")},
+            "PATH": plain_path(),
+            **(env or {}),
+        },
         capture_output=True,
         text=True,
-        timeout=LONG,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, f"{command}:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
     return result
 
 
-def benchmark_parses(command: str, tmp_path: Path) -> None:
-    """The benchmark takes minutes: its arguments must parse (`--help` after them)."""
-    shown = run_in(REPO, f"{command} --help").stdout
-    assert shown.startswith("usage: benchmark.py")
+def benchmark_quick(command: str, tmp_path: Path) -> None:
+    """The benchmark takes minutes: as written with `--quick` (the same scenarios, smaller)."""
+    shown = run_in(REPO, f"{command} --quick", timeout=600).stdout
+    scenario = command.split("benchmark.py")[1].strip()
+    wanted = [scenario] if scenario else ["throughput", "latency", "memory"]
+    assert re.findall(r"^### (\w+):", shown, re.MULTILINE) == [s.title() for s in wanted]
+    assert "| tap-audience" in shown  # a row of the tap's own numbers
 
 
 def pytest_runs(command: str, tmp_path: Path) -> None:
     """As written: every test it collects passes."""
     summary = run_in(REPO, command).stdout.splitlines()[-1]
     assert re.fullmatch(r"\d+ passed in [\d.]+s", summary), summary
+
+
+def collected(command: str) -> set[str]:
+    """The test ids `command` (a pytest run) selects: as written, with `--collect-only`."""
+    shown = run_in(REPO, f"{command} --collect-only").stdout.splitlines()  # `-q`: one id a line
+    return {line for line in shown if "::" in line}
+
+
+def quick_loop_collects(command: str, tmp_path: Path) -> None:
+    """The quick loop runs the whole suite but the slow tests: as written with `--collect-only`,
+    it must select no slow test, and the slow ones must be the Meltano, database and wheel
+    tests the README says it leaves out."""
+    quick = collected(command)
+    slow = collected(".venv/bin/python -m pytest -m slow -q")
+    assert quick and slow and not quick & slow
+    assert any(test.startswith("tests/test_angus.py::") for test in quick)
+    files = {test.split("::")[0] for test in slow}
+    for left_out in ("test_meltano.py", "test_postgres.py", "test_dbt.py", "test_wheel.py"):
+        assert f"tests/{left_out}" in files
+        assert not any(test.startswith(f"tests/{left_out}::") for test in quick)
+
+
+def suite_lints_and_collects(command: str, tmp_path: Path) -> None:
+    """The test command is the suite itself: as written with `--collect-only` (passed on to
+    pytest), so its setup (bootstrap.sh --test-tools, install_postgres.sh), ruff and mypy run
+    for real and pytest collects every test without running them again."""
+    shown = run_in(REPO, f"{command} --collect-only -q", timeout=900).stdout
+    assert re.search(r"^\d+ files? already formatted$", shown, re.MULTILINE), shown[-2000:]
+    assert "All checks passed!" in shown
+    assert re.search(r"^Success: no issues found in \d+ source files$", shown, re.MULTILINE)
+    assert re.search(r"^\d+ tests collected in [\d.]+s$", shown, re.MULTILINE), shown[-2000:]
 
 
 # The nine ATOM insights schemas are generated from one template in update_docs.py too.
@@ -620,30 +931,96 @@ def update_docs_rewrites_a_copy(command: str, tmp_path: Path) -> None:
         assert (tmp_path / name).read_text("utf-8") == (REPO / name).read_text("utf-8"), name
 
 
-STAND_INS: dict[str, Callable[[str, Path], None]] = {
-    ".venv/bin/python bench/benchmark.py": benchmark_parses,
-    ".venv/bin/python bench/benchmark.py latency": benchmark_parses,
-    ".venv/bin/python -m pytest tests/test_angus.py -q": pytest_runs,
-    ".venv/bin/python scripts/update_docs.py": update_docs_rewrites_a_copy,
+def airbyte_image_outside_docker(command: str, tmp_path: Path) -> None:
+    """`docker build .` needs a Docker daemon: the Dockerfile's steps without one. Its COPY lines
+    make the build context, its `pip install .` installs that into a fresh virtualenv (the
+    tap's dependencies come from this venv, so only the build backend is fetched), and its
+    ENTRYPOINT answers `spec`, and `check` against the built-in sandbox, from a folder without
+    the repository's files."""
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    tag = re.fullmatch(r"docker build -t (\S+):(\S+) \.", command)
+    assert tag, command
+    label = re.search(r'^LABEL io\.airbyte\.version="([^"]+)"$', dockerfile, re.MULTILINE)
+    assert label and label[1] == tag[2]  # the tag the README builds is the image's version
+    context = tmp_path / "context"
+    context.mkdir()
+    copies = re.findall(r"^COPY (.+) (\S+)$", dockerfile, re.MULTILINE)
+    assert copies
+    for sources, destination in copies:
+        for source in sources.split():
+            # `COPY a b ./` copies into the folder; `COPY a ./a` names the copy.
+            named = not destination.endswith("/")
+            target = context / destination if named else context / destination / Path(source).name
+            if (REPO / source).is_dir():
+                ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+                shutil.copytree(REPO / source, target, ignore=ignore)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(REPO / source, target)
+    (run,) = re.findall(r"^RUN pip install --no-cache-dir (\S+)", dockerfile, re.MULTILINE)
+    image = tmp_path / "image"
+    venv.create(image, with_pip=True)
+    (site,) = (image / "lib").glob("python*/site-packages")
+    (tap_site,) = (TAP_VENV / "lib").glob("python*/site-packages")
+    (site / "dependencies.pth").write_text(f"{tap_site}\n", encoding="utf-8")
+    pip = f"{image}/bin/python -m pip install --quiet --disable-pip-version-check --no-deps"
+    run_in(context, f"{pip} {run}", timeout=600)
+    entrypoint = re.search(r'^ENTRYPOINT \["([^"]+)"\]$', dockerfile, re.MULTILINE)
+    assert entrypoint
+    source = image / "bin" / Path(entrypoint[1]).name
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "sandbox.json").write_text(json.dumps({"sandbox": True}), encoding="utf-8")
+    from airbyte_protocol.models import AirbyteMessage
+
+    for arguments, kind in (("spec", "SPEC"), ("check --config sandbox.json", "CONNECTION_STATUS")):
+        shown = run_in(elsewhere, f"{source} {arguments}").stdout.splitlines()
+        messages = [AirbyteMessage.model_validate_json(line) for line in shown]
+        (answer,) = [m for m in messages if m.type.value == kind]
+        if kind == "CONNECTION_STATUS":
+            assert answer.connectionStatus and answer.connectionStatus.status.value == "SUCCEEDED"
+
+
+@dataclass(frozen=True)
+class StandIn:
+    run: Callable[[str, Path], None]
+    slow: bool = False  # Meltano, the whole suite, the benchmark, a virtualenv: `slow`
+
+
+STAND_INS: dict[str, StandIn] = {
+    "bash scripts/test.sh": StandIn(suite_lints_and_collects, slow=True),
+    ".venv/bin/python -m pytest tests/test_angus.py -q": StandIn(pytest_runs),
+    '.venv/bin/python -m pytest -m "not slow" -q': StandIn(quick_loop_collects, slow=True),
+    ".venv/bin/python scripts/update_docs.py": StandIn(update_docs_rewrites_a_copy),
+    "docker build -t tap-audience/source-audience:0.1.0 .": StandIn(
+        airbyte_image_outside_docker, slow=True
+    ),
+    ".venv/bin/python bench/benchmark.py": StandIn(benchmark_quick, slow=True),
+    ".venv/bin/python bench/benchmark.py latency": StandIn(benchmark_quick, slow=True),
 }
 
 
-def skipped_commands() -> list[Any]:
-    plain = [
-        (command.split(" #")[0].strip(), block)
-        for block in SHELL_BLOCKS
-        if block.mode == "skip"
-        for command in block.commands
+def stand_in_commands() -> list[Any]:
+    """Every line of the `stand-in` blocks, each distinct one once (named by its blocks)."""
+    blocks: dict[str, list[Block]] = {}
+    for block in SHELL_BLOCKS:
+        if block.mode == "stand-in":
+            for command in map(without_comment, block.commands):
+                blocks.setdefault(command, []).append(block)
+    return [
+        pytest.param(
+            command,
+            id=f"{','.join(block.id for block in found)}:{command}",
+            marks=[pytest.mark.slow] if command in STAND_INS and STAND_INS[command].slow else [],
+        )
+        for command, found in blocks.items()
     ]
-    return [pytest.param(command, block, id=f"{block.id}:{command}") for command, block in plain]
 
 
-@pytest.mark.parametrize(("command", "block"), skipped_commands())
-def test_skipped_block_line(command, block, tmp_path):
-    stand_in = STAND_INS.get(command)
-    if stand_in is None:
-        pytest.skip(f"{block.id} `{command}`: {block.why}")
-    stand_in(command, tmp_path)
+@pytest.mark.parametrize("command", stand_in_commands())
+def test_stand_in_block_line(command, tmp_path):
+    assert command in STAND_INS, f"no stand-in for `{command}`"
+    STAND_INS[command].run(command, tmp_path)
 
 
 # --- meltano commands in the prose -------------------------------------------------------------
@@ -710,6 +1087,37 @@ def test_inline_meltano_commands_exist():
     assert meltano_problems(commands) == []
 
 
+IGNORING_THE_DEFAULT = r"""
+import json
+from meltano.cli import cli
+from meltano.cli.utils import CliEnvironmentBehavior
+
+ignoring = CliEnvironmentBehavior.environment_optional_ignore_default
+names = [n for n, c in cli.commands.items() if getattr(c, "environment_behavior", 0) is ignoring]
+print(json.dumps(sorted(names)))
+"""
+
+
+def test_the_commands_the_readme_says_ignore_the_default_environment_do():
+    """`meltano config test tap-audience` right after the demo checks production's config, not
+    the sandbox's: the README names every command that ignores `default_environment`, as
+    Meltano's own command tree marks them."""
+    needs_meltano()
+    prose = " ".join(README.read_text(encoding="utf-8").split())
+    (listed,) = re.findall(
+        r"((?:`meltano \w+`, )*`meltano \w+` and `meltano \w+`) ignore `default_environment`",
+        prose,
+    )
+    ignoring = subprocess.run(
+        [str(MELTANO_VENV / "bin" / "python"), "-c", IGNORING_THE_DEFAULT],
+        capture_output=True,
+        text=True,
+        timeout=LONG,
+        check=True,
+    )
+    assert sorted(re.findall(r"`meltano (\w+)`", listed)) == json.loads(ignoring.stdout)
+
+
 # --- the targets tables ------------------------------------------------------------------------
 def test_every_loader_in_meltano_yml_is_in_the_targets_table():
     loaders = yaml.safe_load((REPO / "meltano.yml").read_text("utf-8"))["plugins"]["loaders"]
@@ -728,11 +1136,12 @@ def test_every_loader_in_meltano_yml_is_in_the_targets_table():
 
 # --- tests the README names --------------------------------------------------------------------
 def named_tests() -> list[tuple[str, str]]:
-    """(file, test) for every `test_file.py::test_name` in the README; a bare `::test_name`
-    belongs to the file named last before it (as the reliability table writes them)."""
+    """(file, test) for every `test_file.py::test_name` (or `unit/test_file.py::...`, under
+    tests/) in the README; a bare `::test_name` belongs to the file named last before it (as
+    the reliability table writes them)."""
     found, current = [], None
     for line in README.read_text(encoding="utf-8").splitlines():
-        for file, name in re.findall(r"`(?:(test_\w+\.py))?::(test_\w+)", line):
+        for file, name in re.findall(r"`(?:((?:\w+/)*test_\w+\.py))?::(test_\w+)", line):
             current = file or current
             assert current, f"README: `::{name}` without a file before it: {line[:80]}"
             found.append((current, name))
@@ -763,7 +1172,8 @@ def test_airbyte_block(block, tmp_path, sandbox):
     from airbyte_protocol.models import AirbyteMessage
 
     (tmp_path / "config.json").write_text(json.dumps(sandbox_config(sandbox)))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    (tmp_path / ".venv").symlink_to(TAP_VENV, target_is_directory=True)
+    env = {**os.environ, "PATH": plain_path()}
     for command in block.commands:
         process = subprocess.run(
             command,
@@ -780,7 +1190,7 @@ def test_airbyte_block(block, tmp_path, sandbox):
             AirbyteMessage.model_validate_json(line).type.value
             for line in process.stdout.splitlines()
         }
-        verb = command.split()[1]
+        verb = shlex.split(command)[1]
         assert AIRBYTE_OK[verb] in kinds, command
         if verb == "check":
             status = next(
@@ -812,7 +1222,8 @@ def test_pyairbyte_block(block, tmp_path):
             "PyAirbyte is not installed: `bash scripts/bootstrap.sh --test-tools` installs it"
         )
     (tmp_path / "snippet.py").write_text(block.text)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    # The README puts `source-audience` on PATH for PyAirbyte: the tap's venv, nothing else.
+    env = {**os.environ, "PATH": f"{TAP_VENV / 'bin'}{os.pathsep}{plain_path()}"}
     process = subprocess.run(
         [str(PYAIRBYTE), "snippet.py"],
         cwd=tmp_path,

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from tap_audience.sandbox import Fault
 from tests.helpers import parse_messages, sandbox_config
@@ -51,6 +55,10 @@ def test_a_successful_run_summarises_what_it_wrote(sandbox, tmp_path):
     assert summary["status"] == "succeeded" and summary["exit_code"] == 0
     assert summary["error"] is None
     assert summary["protocol"] == "singer" and summary["shard"] == {"count": 2, "index": 1}
+    # This shard's share of the sandbox's 13 partition groups (37 stream partitions).
+    work = summary["shard_work"]
+    assert (work["all_groups"], work["all_partitions"]) == (13, 37)
+    assert 0 < work["groups"] < 13 and work["partitions"] <= 1.5 * 37 / 2
     assert summary_counts(summary) == singer_counts(process.stdout)
     assert summary["records"] == sum(singer_counts(process.stdout).values())
     assert summary["bookmarks"] == parse_messages(process.stdout).final_state["bookmarks"]
@@ -172,13 +180,123 @@ def test_a_summary_path_that_cannot_be_written_is_one_readable_line(sandbox, tmp
     assert process.returncode == 1
     assert f"run_summary_path: {tmp_path} is a folder" in process.stderr.splitlines()[-1]
     assert "Traceback" not in process.stderr and "RECORD" not in process.stdout
-    # A folder that cannot be created (inside /proc): refused at start where the check can
-    # tell (not as root), else found out when writing; one line either way.
+    # A folder that cannot be created (inside /proc, even for root): refused at start too,
+    # the folder being tried for real.
     stuck = sandbox_config(sandbox, run_summary_path="/proc/no-such-folder/summary.json")
     process = run_tap_process(stuck, tmp_path)
     assert process.returncode == 1
     last = process.stderr.splitlines()[-1]
     assert re.search(
-        r"run_summary_path: cannot (write|create) /proc/no-such-folder/summary\.json", last
+        r"run_summary_path: cannot create /proc/no-such-folder/summary\.json: /proc is not a "
+        r"writable folder",
+        last,
     ), last
     assert "Traceback" not in process.stderr
+    assert not sandbox.requests
+
+
+def test_a_summary_path_that_is_a_symlink_is_written_through(sandbox, tmp_path):
+    # A link someone made (into a textfile collector's folder, a mounted volume) stays a link.
+    target = tmp_path / "collector" / "tap.prom"
+    target.parent.mkdir()
+    target.write_text("the previous run's metrics")
+    link = tmp_path / "metrics.prom"
+    link.symlink_to(target)
+    process = run_tap_process(sandbox_config(sandbox, run_metrics_path=str(link)), tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert link.is_symlink() and link.resolve() == target
+    assert "tap_audience_run_exit_code" in target.read_text()
+
+
+def permission_bound() -> list[str]:
+    """A command prefix under which a process is bound by file permissions, as the tap is
+    where it runs. The tests run as root (CI too), and root bypasses permissions; so there
+    the process runs without the capabilities that let it (CAP_DAC_OVERRIDE,
+    CAP_DAC_READ_SEARCH, CAP_FOWNER: dropped from its bounding set by util-linux's
+    `setpriv`, so the kernel never grants them to the exec'd tap). It stays uid 0, and so
+    still reads the virtualenv and the test's files as their owner."""
+    if os.geteuid() != 0:
+        return []
+    prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
+    if shutil.which("setpriv") is None:
+        pytest.skip("root without setpriv (util-linux): no file is unwritable to this process")
+    if subprocess.run([*prefix, "true"], check=False).returncode != 0:
+        pytest.skip("root, and setpriv cannot drop CAP_DAC_OVERRIDE here (no CAP_SETPCAP?)")
+    return prefix
+
+
+def unwritable(tmp_path: Path, case: str) -> tuple[Path, str]:
+    """A run file path that cannot be written, made for real, and the problem's text."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    locked.chmod(0o555)  # whatever the umask
+    if case == "read-only folder":
+        path = locked / "summary.json"
+        return path, f"cannot create {path}: {locked} is not a writable folder (Permission denied)"
+    if case == "missing folder in a read-only one":
+        path = locked / "runs" / "summary.json"
+        return path, f"cannot create {path}: {locked} is not a writable folder (Permission denied)"
+    if case == "read-only file":
+        path = tmp_path / "summary.json"
+        path.write_text("the previous run's summary")
+        path.chmod(0o444)
+        return path, f"cannot write {path}: the file is read-only for this user: make it writable"
+    if case == "dangling symlink":
+        path = tmp_path / "summary.json"
+        path.symlink_to(tmp_path / "gone" / "summary.json")
+        return path, f"{path} is a symlink to {tmp_path}/gone/summary.json, which does not exist"
+    if case == "folder":
+        return tmp_path, f"{tmp_path} is a folder: give a file in it"
+    assert case == "not a regular file"
+    return Path(os.devnull), f"{os.devnull} is not a regular file: give the path of a file"
+
+
+UNWRITABLE = (
+    "read-only folder",
+    "missing folder in a read-only one",
+    "read-only file",
+    "dangling symlink",
+    "folder",
+    "not a regular file",
+)
+
+
+@pytest.mark.parametrize("face", ["singer", "airbyte"])
+@pytest.mark.parametrize("case", UNWRITABLE)
+def test_a_run_file_that_cannot_be_written_stops_the_run_before_any_request(
+    sandbox, tmp_path, face, case
+):
+    from tests.test_airbyte import Output, airbyte_catalog, configure
+
+    prefix = permission_bound()
+    files = tmp_path / "inputs"
+    files.mkdir()
+    path, problem = unwritable(tmp_path, case)
+    setting = "run_summary_path" if face == "singer" else "run_metrics_path"
+    config = write(files / "config.json", sandbox_config(sandbox, **{setting: str(path)}))
+    try:
+        if face == "singer":
+            process = subprocess.run(
+                [*prefix, *TAP, str(config)], capture_output=True, text=True, timeout=120
+            )
+            last = [line for line in process.stderr.splitlines() if "| ERROR" in line][-1]
+        else:
+            catalog = write(files / "catalog.json", configure(airbyte_catalog.discovered()))
+            command = ["read", "--config", str(config), "--catalog", str(catalog)]
+            process = subprocess.run(
+                [*prefix, sys.executable, "-m", "tap_audience.airbyte", *command],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            (error,) = Output(process).errors()
+            last = error["message"]
+    finally:
+        (tmp_path / "locked").chmod(0o755)  # the test's folder can be cleaned up
+    assert process.returncode == 1, process.stderr
+    assert f"{setting}: {problem}" in last
+    assert "Traceback" not in process.stdout + process.stderr
+    assert '"RECORD"' not in process.stdout
+    assert not sandbox.requests  # refused before any request
+    if case == "read-only file":
+        assert path.read_text() == "the previous run's summary"

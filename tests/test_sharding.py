@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import zlib
+
+from tap_audience.connector.endpoints import INFOS
+from tap_audience.connector.runtime import Runtime
 from tests.helpers import run_tap, sandbox_config
 
 KEYS = {
@@ -15,6 +20,14 @@ KEYS = {
 def keyed(result):
     return {
         stream: {tuple(r[k] for k in keys): r for r in result.records[stream]}
+        for stream, keys in KEYS.items()
+    }
+
+
+def record_keys(records):
+    """Each stream's record keys, from `{stream: [record, ...]}` (either face's records)."""
+    return {
+        stream: {tuple(r[k] for k in keys) for r in records.get(stream, [])}
         for stream, keys in KEYS.items()
     }
 
@@ -107,3 +120,55 @@ def test_resharding_skips_nothing_moved_partitions_re_read(sandbox):
     expected = expected_records(sandbox)
     for stream in KEYS:
         assert not differences(stream, list(loaded[stream].values()), expected[stream]), stream
+
+
+def test_three_shards_balance_the_sandbox_work(sandbox):
+    """Every stream over three shards: the sandbox's 3 cameras, 3 campaigns (each a partition
+    of the nine insights streams), 3 coordinates and 4 campaign states are 13 groups and 37
+    stream partitions. crc32 of the key modulo 3 put 32 of them on one shard."""
+    names = [info.name for info in INFOS]
+    works, shares = [], {name: [] for name in names}
+    for index in range(3):
+        runtime = Runtime({**sandbox_config(sandbox), "shard_count": 3, "shard_index": index})
+        try:
+            runtime.preflight(names)
+            works.append(runtime.report.shard_work)
+            for name in names:
+                shares[name].append(runtime.endpoints[name].partitions())
+            everything = {name: runtime.endpoints[name].all_partitions() for name in names}
+        finally:
+            runtime.close()
+    assert {(work.all_groups, work.all_partitions) for work in works} == {(13, 37)}
+    assert sum(work.partitions for work in works) == 37
+    assert max(work.partitions for work in works) <= 1.5 * 37 / 3
+    assert [work.partitions for work in works] == [14, 13, 10]  # core/shards.py quotes it
+    for name, per_shard in shares.items():
+        union = [json.dumps(p, sort_keys=True) for share in per_shard for p in share]
+        assert sorted(union) == sorted(json.dumps(p, sort_keys=True) for p in everything[name])
+    by_crc = [0, 0, 0]  # the rule before: crc32 of the key modulo the shard count
+    keys = {info.name: info.partition_key for info in INFOS}
+    for name, partitions in everything.items():
+        key = keys[name]
+        for p in partitions:
+            by_crc[zlib.crc32(json.dumps({key: p[key]}).encode()) % 3] += 1
+    assert max(by_crc) == 32
+
+
+def test_the_airbyte_face_gives_each_shard_what_the_singer_face_does(sandbox, tmp_path):
+    """The same config and catalog make the same assignment in either face's processes."""
+    from tests.test_airbyte import configure, source
+
+    config = sandbox_config(sandbox)
+    (found,) = source(tmp_path, "discover", config=config).of("CATALOG")
+    catalog = configure([s for s in found["catalog"]["streams"] if s["name"] in KEYS])
+    seen = []
+    for index in range(3):
+        sharded = {**config, "shard_count": 3, "shard_index": index}
+        airbyte = source(tmp_path, "read", config=sharded, catalog=catalog)
+        assert airbyte.code == 0, airbyte.stderr
+        seen.append(record_keys(airbyte.records()))
+        assert seen[-1] == record_keys(run_tap(sharded, streams=list(KEYS)).records)
+    whole = record_keys(run_tap(config, streams=list(KEYS)).records)
+    for stream in KEYS:
+        assert sum(len(keys[stream]) for keys in seen) == len(whole[stream]), stream
+        assert set().union(*(keys[stream] for keys in seen)) == whole[stream], stream

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import signal
 import sys
+import threading
 
 import pytest
 from singer_sdk.singerlib.encoding.simple import RecordMessage, StateMessage
@@ -52,3 +53,34 @@ def test_a_signal_during_a_flush_is_acted_on_after_the_lines_are_written(tmp_pat
         fake.file.close()
     lines = path.read_text().splitlines()
     assert [line.split(",")[0] for line in lines] == ['{"type":"RECORD"', '{"type":"STATE"']
+
+
+def test_a_signal_while_held_is_acted_on_when_the_outermost_block_ends(our_handlers):
+    """`INTERRUPTS.held()` keeps a write and its bookkeeping together (the run report's count
+    of a record goes with its line): the signal waits for both, then stops the run."""
+    done = []
+    with pytest.raises(SyncInterrupted), INTERRUPTS.held():
+        with INTERRUPTS.held():
+            signal.raise_signal(signal.SIGTERM)
+            done.append("inner")
+        done.append("outer")  # only the outermost block acts
+    assert done == ["inner", "outer"]
+    INTERRUPTS.pending = None
+    # A block that raises keeps its own error; the signal stays pending for the next check.
+    with pytest.raises(BrokenPipeError), INTERRUPTS.held():
+        signal.raise_signal(signal.SIGTERM)
+        raise BrokenPipeError
+    with pytest.raises(SyncInterrupted):
+        INTERRUPTS.checkpoint()
+    INTERRUPTS.pending = None
+    # Held in a worker thread holds nothing back: signals are handled in the main thread.
+    seen = []
+
+    def worker():
+        with INTERRUPTS.held():
+            seen.append(INTERRUPTS.writing)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [False]

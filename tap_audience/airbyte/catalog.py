@@ -1,11 +1,12 @@
 """`discover`'s catalog and the configured catalog `read` is given.
 
 Every stream is discovered (as in the Singer face, discovery needs no vendor call): its JSON
-schema, `full_refresh` and, where the stream has a replication key, `incremental` with that
-key as the source-defined cursor, and its primary key. A configured catalog selects streams
-and their sync mode; `incremental` for a stream without a cursor reads it whole (and says
-so); a choice the connector cannot honour (another cursor, an unknown stream or mode) stops
-the read with one line.
+schema (opened: Airbyte wants `additionalProperties` true or absent), `full_refresh` and,
+where the stream has a replication key, `incremental` with that key as the source-defined
+cursor, and its primary key. A configured catalog selects streams and their sync mode;
+`incremental` for a stream without a cursor reads it whole (and says so); a choice the
+connector cannot honour (another cursor, an unknown stream or mode) stops the read with one
+line.
 """
 
 from __future__ import annotations
@@ -30,9 +31,40 @@ class CatalogError(ConfigurationError):
     """The configured catalog cannot be used; the message names the stream and the fix."""
 
 
+# Keywords whose value maps names (of properties, definitions) to subschemas: a name is
+# never a keyword. And keywords whose value is data, not a schema: left as it is.
+NAME_MAPS = frozenset(
+    {"properties", "patternProperties", "definitions", "$defs", "dependentSchemas"}
+)
+DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+
+
+def open_schema(schema: Any) -> Any:
+    """`schema` without `additionalProperties: false`, at any depth.
+
+    Airbyte requires it true or absent (a closed schema makes removing a property a breaking
+    change, and its standard tests reject it). The Singer face keeps its schemas strict; the
+    records are the same, so opening the schema loses nothing Airbyte uses.
+    """
+    if isinstance(schema, list):
+        return [open_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    opened: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "additionalProperties" and value is False:
+            continue
+        if key in NAME_MAPS and isinstance(value, dict):
+            opened[key] = {name: open_schema(sub) for name, sub in value.items()}
+        else:
+            opened[key] = value if key in DATA_KEYWORDS else open_schema(value)
+    return opened
+
+
 def json_schema(stream: str) -> dict[str, Any]:
+    """The stream's schema as `discover` gives it to Airbyte (see `open_schema`)."""
     text = importlib.resources.files("tap_audience.schemas").joinpath(f"{stream}.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, Any] = open_schema(json.loads(text))
     return schema
 
 

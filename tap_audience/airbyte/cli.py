@@ -5,24 +5,22 @@
     source-audience discover --config config.json
     source-audience read --config config.json --catalog catalog.json [--state state.json]
 
-Logs are LOG messages on stdout too (redacted, one line each). A problem the user must fix
-(config, catalog, state, credentials) is a TRACE ERROR with one readable line and exit 1;
-so is anything unexpected (a `system_error`, its traceback in LOG lines). `check` always
-answers with one CONNECTION_STATUS (exit 0, as Airbyte expects). SIGTERM and SIGINT stop
-the read with exit 128 + signal: the last STATE on stdout covers every record a resumed read
-must not fetch again.
+Logs are LOG messages on stdout too (redacted, one line each); `--debug` (before or after the
+command name, as the Airbyte platform passes it) or `LOG_LEVEL=debug` adds DEBUG ones. A
+problem the user must fix (config, catalog, state, credentials) is a TRACE ERROR with one
+readable line and exit 1; so is anything unexpected (a `system_error`, its traceback in LOG
+lines). `check` always answers with one CONNECTION_STATUS (exit 0, as Airbyte expects).
+SIGTERM and SIGINT stop the read with exit 128 + signal: the last STATE on stdout covers
+every record a resumed read must not fetch again.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -30,43 +28,25 @@ from jsonschema import Draft202012Validator
 from tap_audience.airbyte import catalog, messages, source, spec, state
 from tap_audience.airbyte.messages import AirbyteWriter, LogMessageHandler
 from tap_audience.connector.config_checks import config_problems
+from tap_audience.connector.config_warnings import warn_about_config
 from tap_audience.connector.settings import CONFIG_SCHEMA, secret_values
-from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, TapAudienceError
+from tap_audience.core.errors import ConfigProblemsError, TapAudienceError
+from tap_audience.core.inputs import read_json, read_json_object
 from tap_audience.core.interrupt import INTERRUPTS, SyncInterrupted
 from tap_audience.core.redaction import REDACTOR
 
 LOGGER = logging.getLogger("tap_audience.airbyte")
 
 
-class InputError(ConfigurationError):
-    """A file given on the command line cannot be read as what it should hold."""
-
-
-def read_json(path: str, what: str, fix: str) -> Any:
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{what} {path}: cannot read it ({exc.strerror}): {fix}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{what} {path} is not UTF-8 text ({exc.reason}): {fix}") from None
-    if not text.strip():
-        raise InputError(f"{what} {path} is empty: {fix}")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{what} {path} is not valid JSON ({exc.msg} at line {exc.lineno}, column "
-            f"{exc.colno}): {fix}"
-        ) from None
-
-
 def load_config(path: str) -> dict[str, Any]:
     """The config in `path`, checked as the Singer face checks it: every problem, one line."""
-    config = read_json(path, "config file", "write the settings `source-audience spec` lists")
-    if not isinstance(config, Mapping):
-        raise InputError(f"config file {path} must hold a JSON object of settings")
+    # Read as the Singer face reads its config (`core.inputs`): the same lines for a folder,
+    # UTF-16, YAML or a cut-off file.
+    config = read_json_object(
+        path, "config file", "write the settings `source-audience spec` lists as one JSON object"
+    )
     REDACTOR.register(secret_values(config))  # before anything quotes a value
+    warn_about_config(config, CONFIG_SCHEMA["properties"], "`source-audience spec`")
     validator = Draft202012Validator(CONFIG_SCHEMA)
     problems = [
         f"{'.'.join(str(p) for p in error.absolute_path) or 'config'}: {error.message}"
@@ -79,16 +59,27 @@ def load_config(path: str) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
+    # The airbyte-cdk's entrypoint takes `--debug` after the command name; accepted before it
+    # too. SUPPRESS: a default of False from the command's parser would overwrite a `--debug`
+    # given before the command name.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log at DEBUG level (LOG messages, secrets still redacted)",
+    )
     top = argparse.ArgumentParser(
         prog="source-audience",
         description="tap-audience as an Airbyte source (Airbyte protocol v0).",
+        parents=[debug],
     )
     commands = top.add_subparsers(dest="command", required=True)
-    commands.add_parser("spec", help="the settings schema (SPEC)")
+    commands.add_parser("spec", help="the settings schema (SPEC)", parents=[debug])
     for name, text in (("check", "test the credentials"), ("discover", "list the streams")):
-        command = commands.add_parser(name, help=text)
+        command = commands.add_parser(name, help=text, parents=[debug])
         command.add_argument("--config", required=True)
-    read = commands.add_parser("read", help="read the configured streams")
+    read = commands.add_parser("read", help="read the configured streams", parents=[debug])
     read.add_argument("--config", required=True)
     read.add_argument("--catalog", required=True)
     read.add_argument("--state")
@@ -127,12 +118,25 @@ def run(args: argparse.Namespace, writer: AirbyteWriter) -> None:
             reader.close()
 
 
+def debug_switch(args: argparse.Namespace) -> str | None:
+    """What turned DEBUG logs on, if anything: `--debug`, or the platform's `LOG_LEVEL=debug`
+    (which the airbyte-cdk honours too)."""
+    if getattr(args, "debug", False):
+        return "--debug"
+    if os.environ.get("LOG_LEVEL", "").strip().lower() == "debug":
+        return "LOG_LEVEL=debug"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     writer = AirbyteWriter()
     root = logging.getLogger()
     root.handlers[:] = [LogMessageHandler(writer)]
-    root.setLevel(logging.INFO)
+    debug = debug_switch(args)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    if debug:
+        LOGGER.debug("debug logs on (%s): source-audience %s", debug, args.command)
     code = 0
     try:
         run(args, writer)

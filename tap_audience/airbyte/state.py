@@ -20,6 +20,8 @@ from typing import Any
 
 from tap_audience.core.bookmarks import cover_window
 from tap_audience.core.errors import ConfigurationError
+from tap_audience.core.inputs import json_kind, state_message_payload
+from tap_audience.core.settings import DEFAULT_START_DAYS_AGO
 from tap_audience.core.timeutil import isoformat_utc
 from tap_audience.core.windows import Window
 
@@ -35,18 +37,28 @@ LOGGER = logging.getLogger("tap_audience.airbyte.state")
 
 def stream_states(value: Any) -> dict[str, dict[str, Any]]:
     """Stream name → its `stream_state`, from the array of state messages."""
-    if value is None:
+    # `[]` is what the platform and PyAirbyte pass on a first read; `{}` is the legacy
+    # platform's empty state (the airbyte-cdk reads it as no state too); `null` says the same.
+    if value is None or value in ([], {}):
+        LOGGER.info(
+            "the state is empty: a first read, every stream from start_date (default: %d days ago)",
+            DEFAULT_START_DAYS_AGO,
+        )
         return {}
     if not isinstance(value, list):
+        singer = isinstance(value, Mapping) and (
+            "bookmarks" in value or "singer_state" in value or "value" in value
+        )
+        hint = " (tap-audience's Singer state: source-audience reads its own)" if singer else ""
         raise StateError(
-            f"the state must be a JSON array of STREAM state messages, not a "
-            f"{type(value).__name__}: {FIX}"
+            f"the state must be a JSON array of STREAM state messages, not a JSON "
+            f"{json_kind(value)}{hint}: {FIX}"
         )
     states: dict[str, dict[str, Any]] = {}
     for number, item in enumerate(value, start=1):
-        # Either the AirbyteStateMessage itself or a whole AirbyteMessage wrapping it.
-        wrapped = isinstance(item, Mapping) and item.get("type") == "STATE"
-        message = item.get("state") if wrapped else item
+        # Either the AirbyteStateMessage itself or a whole AirbyteMessage wrapping it (the
+        # rule the Singer face applies to a whole Singer STATE message too).
+        message, _ = state_message_payload(item, "state")
         if not isinstance(message, Mapping):
             raise StateError(f"state entry #{number} is not an object: {FIX}")
         kind = message.get("type") or "STREAM"

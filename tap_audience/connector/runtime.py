@@ -22,6 +22,7 @@ from tap_audience.core.errors import ConfigurationError
 from tap_audience.core.fetch import ConcurrentFetcher, Fetcher, SequentialFetcher
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.report import RunReport
+from tap_audience.core.shards import ShardPlan
 from tap_audience.eqworks.connection import ATOM_VENDOR, LOCUS_VENDOR, EqConnection
 
 LOGGER = logging.getLogger("tap_audience")
@@ -71,6 +72,14 @@ class Runtime:
             self.settings.eq, self.clients, on_token_refreshed=on_token_refreshed
         )
         self.endpoints: dict[str, Endpoint] = endpoints.build(self.settings, self.angus, self.eq)
+        run = self.settings.run
+        self.shard_plan: ShardPlan | None = None
+        if run.shard_count > 1:
+            self.shard_plan = ShardPlan(
+                run.shard_count, run.shard_index, self.endpoints, self.report
+            )
+            for endpoint in self.endpoints.values():
+                endpoint.shard_plan = self.shard_plan
         workers = self.settings.run.max_concurrency
         self.fetcher: Fetcher = ConcurrentFetcher(workers) if workers > 1 else SequentialFetcher()
 
@@ -96,13 +105,18 @@ class Runtime:
             )
 
     def preflight(self, streams: Iterable[str]) -> None:
-        """Check (and refresh) each EQ token the selected streams need, before any data moves."""
-        vendors = {self.endpoints[name].vendor for name in streams}
+        """Before any data moves: check (and refresh) each EQ token the selected streams need,
+        then, in a sharded run, assign their partitions to the shards (`core.shards`)."""
+        names = list(streams)
+        vendors = {self.endpoints[name].vendor for name in names}
         eq = self.settings.eq
         if eq.atom_token and ATOM_VENDOR in vendors:
             self.eq.eq_token("atom")
         if eq.locus_token and eq.locus_coords and LOCUS_VENDOR in vendors:
             self.eq.eq_token("locus")
+        if self.shard_plan is not None:
+            # Over the selected streams only: a group's weight is what this run syncs of it.
+            self.shard_plan.decide(names)
 
     def close(self) -> None:
         self.clients.close()  # first: requests still queued give up instead of retrying

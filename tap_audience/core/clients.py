@@ -19,6 +19,7 @@ from tap_audience.core.error_rules import ErrorRules
 from tap_audience.core.http import Authenticator, RetryPolicy, VendorClient
 from tap_audience.core.limits import VendorLimits
 from tap_audience.core.origins import SameOriginSession
+from tap_audience.core.reachability import UnreachableHosts
 from tap_audience.core.settings import RunSettings
 
 
@@ -51,6 +52,8 @@ class ClientFactory:
         self._limits: dict[str, VendorLimits] = {}
         # Set when the run closes: requests still queued or waiting to retry give up.
         self.stopping = threading.Event()
+        # A host one request found unreachable fails every later request to it at once.
+        self.unreachable_hosts = UnreachableHosts()
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -102,6 +105,7 @@ class ClientFactory:
             on_retry=self._on_retry,
             limits=self._group_limits(limits_group) if limits_group else None,
             stopping=self.stopping,
+            unreachable_hosts=self.unreachable_hosts,
         )
 
     def close(self) -> None:

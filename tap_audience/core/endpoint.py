@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-import json
 import logging
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from typing_extensions import override
 from tap_audience.core.errors import MalformedResponseError
 from tap_audience.core.http import ApiRequest, VendorClient, malformed
 from tap_audience.core.settings import RunSettings
+from tap_audience.core.shards import ShardPlan
 from tap_audience.core.windows import Window
 
 LOGGER = logging.getLogger("tap_audience.endpoint")
@@ -49,6 +48,8 @@ class Endpoint(abc.ABC):
     def __init__(self, info: EndpointInfo, run: RunSettings) -> None:
         self.info = info
         self.run = run
+        # The run's shard assignment, given by the runtime when the run is sharded.
+        self.shard_plan: ShardPlan | None = None
         self._unknown_seen: set[str] = set()
 
     @property
@@ -94,17 +95,17 @@ class Endpoint(abc.ABC):
         """One dict per partition, e.g. `{"client_id": ...}`; empty when not configured."""
 
     def partitions(self) -> list[dict[str, Any]]:
-        """This process's share of the partitions (all of them unless sharded).
+        """This process's share of the partitions: all of them unless the run is sharded.
 
-        The shard follows the partition key alone, so a partition keeps its shard when other
-        parts of its context (Angus's bucket size) change.
+        The run's shard plan (`core.shards`) assigns partition key values: a partition keeps
+        its shard when other parts of its context (Angus's bucket size) change, and one shard
+        syncs a campaign in every insights stream.
         """
-        count, index = self.run.shard_count, self.run.shard_index
-        return [
-            p
-            for p in self.all_partitions()
-            if count == 1 or shard_of({self.partition_key: p[self.partition_key]}, count) == index
-        ]
+        everything = self.all_partitions()
+        if self.shard_plan is None:
+            return everything
+        key = self.partition_key
+        return [p for p in everything if self.shard_plan.keeps(key, p[key])]
 
     def known_partitions(self) -> list[dict[str, Any]]:
         """Every partition a bookmark of this endpoint may belong to, for naming state entries
@@ -185,12 +186,6 @@ class FullTableEndpoint(Endpoint):
     @override
     def plan(self, partition: Partition, bookmark: str | None) -> list[Window]:
         return [Window(partition=partition, start=self.run.end, end=self.run.end)]
-
-
-def shard_of(partition: Mapping[str, Any], shard_count: int) -> int:
-    """A stable shard number: the same partition lands on the same shard in every process."""
-    key = json.dumps(partition, sort_keys=True, default=str).encode()
-    return zlib.crc32(key) % shard_count
 
 
 def resume_point(

@@ -83,6 +83,18 @@ class RedirectRefusedError(RequestFailedError):
     """A vendor redirected a request to another origin; it was not followed (nor retried)."""
 
 
+class HostUnreachableError(RequestFailedError):
+    """No connection to a vendor's host (see `core.reachability`): the request, and every
+    later request of the run to that vendor's host, fails with this one line.
+
+    `permanent`: retrying could not have helped (an unknown host, an untrusted certificate),
+    so the fix is the setting; otherwise the host may come back (refused, no answer)."""
+
+    def __init__(self, line: str, *, permanent: bool) -> None:
+        super().__init__(line)
+        self.permanent = permanent
+
+
 def failure_of(error: TapAudienceError, partition: Mapping[str, Any]) -> TapAudienceError:
     """The error a failed partition reports: its rule's explanation, typed by its action.
 

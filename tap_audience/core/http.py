@@ -1,11 +1,13 @@
 """One HTTP client for both vendors: JSON in, JSON out, retries, readable errors.
 
-Retried: connection errors, timeouts, bodies cut off mid-stream, and the answers the
+Retried: timeouts, dropped connections, bodies cut off mid-stream, and the answers the
 vendor's error table (`core.error_rules`) marks RETRY (429 and 5xx for every vendor),
-waiting what `Retry-After` asks, capped. Re-authenticated once: an answer the table marks
-REAUTHENTICATE. Every other error answer becomes a `VendorError` carrying its rule, naming the
-vendor, the URL (never the query string, which may carry identifiers) and the vendor's own
-message.
+waiting what `Retry-After` asks, capped. A failure to connect follows `core.reachability`:
+an unknown host or an untrusted certificate is never retried, a refused connection gets a
+few quick retries, and a host found unreachable fails every later request to it at once.
+Re-authenticated once: an answer the table marks REAUTHENTICATE. Every other error answer
+becomes a `VendorError` carrying its rule, naming the vendor, the URL (never the query
+string, which may carry identifiers) and the vendor's own message.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import requests
 
 from tap_audience.core.error_rules import Action, ErrorRules
 from tap_audience.core.errors import (
+    HostUnreachableError,
     MalformedResponseError,
     RedirectRefusedError,
     RequestFailedError,
@@ -34,6 +37,13 @@ from tap_audience.core.errors import (
 )
 from tap_audience.core.limits import VendorLimits
 from tap_audience.core.origins import CrossOriginRedirectError, describe_origin
+from tap_audience.core.reachability import (
+    CHECK_NETWORK,
+    REFUSED_WAITS,
+    ConnectionFailure,
+    UnreachableHosts,
+    classify,
+)
 from tap_audience.core.redaction import REDACTOR, one_line
 
 LOGGER = logging.getLogger("tap_audience.http")
@@ -65,7 +75,7 @@ class RetryPolicy:
     max_retries: int = 8
     base_wait_seconds: float = 1.0
     max_wait_seconds: float = 300.0
-    # False in a connection test: an unreachable host is reported at once, not after minutes.
+    # False in a connection test: a failure to connect is reported at once, not retried.
     retry_unreachable: bool = True
 
 
@@ -90,12 +100,25 @@ class RetryableError(Exception):
     """Internal: one failed attempt that is worth another try."""
 
     def __init__(
-        self, description: str, retry_after: float | None = None, *, unreachable: bool = False
+        self,
+        description: str,
+        retry_after: float | None = None,
+        *,
+        connection: ConnectionFailure | None = None,
     ) -> None:
         super().__init__(description)
         self.description = description
         self.retry_after = retry_after
-        self.unreachable = unreachable  # no connection at all (refused, unknown host)
+        self.connection = connection  # a failed connection: how to retry it (reachability)
+
+    @property
+    def connecting(self) -> bool:
+        """No connection was made at all (refused, no answer, DNS down)."""
+        return self.connection is not None and self.connection.connecting
+
+    @property
+    def refused(self) -> bool:
+        return self.connection is not None and self.connection.refused
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -182,6 +205,12 @@ class VendorClient:
     on_retry: Callable[[str], None] | None = None
     limits: VendorLimits | None = None
     stopping: threading.Event | None = None
+    # The run's record of unreachable hosts (None: this client's requests alone).
+    unreachable_hosts: UnreachableHosts | None = None
+
+    @property
+    def origin(self) -> str:
+        return describe_origin(self.base_url)
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -195,9 +224,13 @@ class VendorClient:
         """Send `request` and return its decoded JSON body, retrying what is worth retrying.
 
         `cancel` (the partition was abandoned) and `stopping` (the run is closing) end the
-        retries at once, even in the middle of a wait.
+        retries at once, even in the middle of a wait, and so does this vendor's host being
+        found unreachable by another request.
         """
         stats = stats or RequestStats()
+        # Refused connections have their own short budget (core.reachability).
+        refused_budget = min(self.retry.max_retries, len(REFUSED_WAITS))
+        refused = 0
 
         def waits() -> Generator[float, Any, None]:
             # python-backoff sleeps with time.sleep, which nothing can cut short; the waiting
@@ -205,12 +238,18 @@ class VendorClient:
             failure = yield 0.0
             attempt = 0
             while True:
-                wait = retry_wait(self.retry, failure, attempt)
+                if isinstance(failure, RetryableError) and failure.refused:
+                    # `final` has counted this refusal already.
+                    wait = min(REFUSED_WAITS[refused - 1], self.retry.max_wait_seconds)
+                    number, budget = refused, refused_budget
+                else:
+                    wait = retry_wait(self.retry, failure, attempt)
+                    number, budget = attempt + 1, self.retry.max_retries
                 attempt += 1
                 what = getattr(failure, "description", str(failure))
                 line = (
-                    f"{self.vendor} {request.path}: {what}; retry {attempt} of "
-                    f"{self.retry.max_retries} in {wait:.1f}s"
+                    f"{self.vendor} {request.path}: {what}; retry {number} of {budget} in "
+                    f"{wait:.1f}s"
                 )
                 LOGGER.warning(line)
                 stats.retried()
@@ -223,10 +262,13 @@ class VendorClient:
             failure = details.get("exception")
             if self._cancelled(cancel):
                 raise RunStoppingError(f"{self.vendor} {request.path}: retries abandoned")
+            if (known := self._known_unreachable()) is not None:
+                raise known from None
             what = getattr(failure, "description", str(failure))
-            if isinstance(failure, RetryableError) and failure.unreachable:
-                raise RequestFailedError(
-                    f"{self.vendor} {self.url(request.path)}: {what}{self._setting_hint()}"
+            if isinstance(failure, RetryableError) and failure.connecting:
+                assert failure.connection is not None  # `connecting` says so
+                raise self._unreachable(
+                    failure.connection, tries=details["tries"], elapsed=details["elapsed"]
                 ) from None
             raise RetriesExhaustedError(
                 f"{self.vendor} {self.url(request.path)} still failing after "
@@ -234,8 +276,18 @@ class VendorClient:
             ) from None
 
         def final(failure: Exception) -> bool:
-            unreachable = isinstance(failure, RetryableError) and failure.unreachable
-            return self._cancelled(cancel) or (unreachable and not self.retry.retry_unreachable)
+            """Whether to give up now; called once per failure, before its wait."""
+            nonlocal refused
+            if self._cancelled(cancel) or self._known_unreachable() is not None:
+                return True
+            if not isinstance(failure, RetryableError):
+                return False
+            if failure.connecting and not self.retry.retry_unreachable:
+                return True
+            if failure.refused:
+                refused += 1
+                return refused > refused_budget
+            return False
 
         attempt = backoff.on_exception(
             waits,
@@ -253,6 +305,27 @@ class VendorClient:
             return ""
         return f" (check {self.base_url_setting}: {self.base_url})"
 
+    def _known_unreachable(self) -> HostUnreachableError | None:
+        if self.unreachable_hosts is None:
+            return None
+        return self.unreachable_hosts.known(self.vendor, self.origin)
+
+    def _unreachable(
+        self, connection: ConnectionFailure, *, tries: int = 1, elapsed: float = 0.0
+    ) -> HostUnreachableError:
+        """The one line for a host this client cannot connect to, recorded for the run."""
+        attempts = f", {tries} attempts in {elapsed:.1f}s" if tries > 1 else ""
+        fix = connection.fix.format(setting=self.base_url_setting or "the URL", url=self.base_url)
+        line = (
+            f"{self.vendor}: cannot connect to {self.origin} ({connection.problem}{attempts}): "
+            f"{fix}"
+        )
+        if self.unreachable_hosts is None:
+            return HostUnreachableError(line, permanent=connection.permanent)
+        return self.unreachable_hosts.mark(
+            self.vendor, self.origin, line, permanent=connection.permanent
+        )
+
     def _cancelled(self, cancel: threading.Event | None) -> bool:
         return bool(
             (self.stopping is not None and self.stopping.is_set())
@@ -262,7 +335,11 @@ class VendorClient:
     def _pause(self, seconds: float, cancel: threading.Event | None) -> None:
         """Sleep, but wake within a fraction of a second once cancelled or stopping."""
         deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0 and not self._cancelled(cancel):
+        while (
+            (left := deadline - time.monotonic()) > 0
+            and not self._cancelled(cancel)
+            and self._known_unreachable() is None
+        ):
             time.sleep(min(left, 0.1))
 
     def _attempt(
@@ -270,6 +347,8 @@ class VendorClient:
     ) -> Any:
         if self._cancelled(cancel):
             raise RunStoppingError(f"{self.vendor} {request.path}: not sent, no longer needed")
+        if (known := self._known_unreachable()) is not None:
+            raise known  # another request found the host unreachable: no ladder of our own
         stats.sent()
         response, generation = self._send(request)
         status = response.status_code
@@ -336,19 +415,25 @@ class VendorClient:
             )
         except requests.ConnectTimeout as exc:
             raise RetryableError(
-                f"no connection to {describe_origin(self.base_url)} within "
-                f"{self.timeout_seconds:g}s",
-                unreachable=True,
+                f"no connection to {self.origin} within {self.timeout_seconds:g}s",
+                connection=ConnectionFailure(
+                    f"no answer within {self.timeout_seconds:g}s", CHECK_NETWORK, connecting=True
+                ),
             ) from exc
         except requests.Timeout as exc:
             raise RetryableError(f"timed out after {self.timeout_seconds:g}s") from exc
         except requests.exceptions.ChunkedEncodingError as exc:
             raise RetryableError("the connection dropped in the middle of the answer") from exc
         except requests.ConnectionError as exc:
-            raise RetryableError(
-                f"cannot connect to {describe_origin(self.base_url)} ({connection_problem(exc)})",
-                unreachable=True,
-            ) from exc
+            connection = classify(exc)
+            if connection.permanent:  # the same answer on every try: core.reachability
+                raise self._unreachable(connection) from None
+            what = (
+                f"cannot connect to {self.origin} ({connection.problem})"
+                if connection.connecting
+                else connection.problem
+            )
+            raise RetryableError(what, connection=connection) from exc
         except CrossOriginRedirectError as exc:
             raise RedirectRefusedError(
                 f"{self.vendor} {self.url(request.path)}: {exc}. If the vendor really moved, "
@@ -359,18 +444,6 @@ class VendorClient:
                 f"{self.vendor} {request.path}: request failed ({type(exc).__name__}: "
                 f"{REDACTOR.redact(str(exc))})"
             ) from None
-
-
-def connection_problem(error: requests.ConnectionError) -> str:
-    """What went wrong with a connection, in the words a person would use."""
-    text = str(error)
-    if any(m in text for m in ("Name or service not known", "Failed to resolve", "getaddrinfo")):
-        return "unknown host"
-    if "Connection refused" in text:
-        return "connection refused"
-    if "Connection reset" in text or "RemoteDisconnected" in text:
-        return "the connection was closed without an answer"
-    return type(error).__name__
 
 
 def malformed(what: str, *, vendor: str, path: str) -> MalformedResponseError:

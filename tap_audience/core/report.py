@@ -10,7 +10,10 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tap_audience.core.shards import ShardWork
 
 
 @dataclass
@@ -48,6 +51,8 @@ class RunReport:
     started: float = field(default_factory=time.monotonic)
     outcomes: list[PartitionOutcome] = field(default_factory=list)
     retries: int = 0
+    # A sharded run's share of the work, once its shard plan is decided.
+    shard_work: ShardWork | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def partition(self, stream: str, partition: Mapping[str, Any]) -> PartitionOutcome:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
+from tap_audience.core.files import replace_problem
 from tap_audience.core.origins import insecure_url_problem
 from tap_audience.core.timeutil import parse_datetime, utc_now
 
@@ -233,7 +232,8 @@ class RunSettings(SettingsPart):
         default=1,
         title="Shard count",
         description="Split the partitions among this many tap processes (each with its own "
-        "state id); a stable hash of each partition key decides its shard.",
+        "state id); each partition key (camera, campaign, coordinate) goes to one shard, "
+        "balanced by its stream partitions.",
         read=int,
     )
     shard_index: int = setting(
@@ -328,22 +328,13 @@ RUN_FILE_SETTINGS = ("run_summary_path", "run_metrics_path")
 
 
 def run_file_problems(config: Mapping[str, Any]) -> list[str]:
-    """The run summary and metrics files can be written: checked at start, not found out
-    after the whole run."""
+    """The run summary and metrics files can be written: checked at start, before any
+    request, not found out after the whole run (`core.files.replace_problem`)."""
     problems = []
     for name in RUN_FILE_SETTINGS:
         path = config.get(name)
-        if not isinstance(path, str) or not path:
-            continue
-        target = Path(path).expanduser()
-        if target.is_dir():
-            problems.append(
-                f"{name}: {path} is a folder: give a file in it, e.g. {target}/run.json"
-            )
-            continue
-        folder = next((parent for parent in target.parents if parent.exists()), None)
-        if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-            problems.append(f"{name}: cannot create {path}: {folder} is not a writable folder")
+        if isinstance(path, str) and path and (problem := replace_problem(path)):
+            problems.append(f"{name}: {problem}")
     return problems
 
 

@@ -11,6 +11,7 @@ those written (a failed partition's records of its unfinished window included).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -110,6 +111,8 @@ def summary(
         "status": exit_status(exit_code),
         "error": error_line(error),
         "shard": {"count": count, "index": index},
+        # Unsharded, or ended before its shard plan was decided: None.
+        "shard_work": dataclasses.asdict(report.shard_work) if report.shard_work else None,
         "records": sum(s["records"] for s in streams.values()),
         "retries": report.retries,
         "streams": streams,

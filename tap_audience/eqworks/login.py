@@ -5,6 +5,12 @@ token scoped to one product. With `--token-file` the token is written there (ato
 mode 0600) for `eq_token_file`/`locus_token_file`; otherwise it is printed on stdout, which
 carries nothing else.
 
+A passcode is single-use and mailed, so a token must never be lost to a bad path: a
+`--token-file` that cannot be written (a folder, a read-only file or folder, a folder that
+cannot be created) is refused before the passcode is requested, and if the write still fails
+after `/verify` (the folder changed meanwhile), the token is printed on stdout (the user's own
+terminal) with the reason on stderr, and the command exits 1.
+
 `--auth-url` defaults to `TAP_AUDIENCE_EQ_AUTH_URL`, the variable that sets the tap's
 `eq_auth_url`: one export points both the tap and the login at the same keywarden (another
 stage, the sandbox).
@@ -12,14 +18,22 @@ stage, the sandbox).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from tap_audience.core.errors import ConfigurationError, CredentialsError, VendorError
+from tap_audience.core.errors import (
+    ConfigurationError,
+    CredentialsError,
+    TapAudienceError,
+    VendorError,
+)
+from tap_audience.core.files import replace_problem
 from tap_audience.core.http import ApiRequest, RetryPolicy, VendorClient
 from tap_audience.core.jwt_claims import expires_at
 from tap_audience.core.origins import SameOriginSession, insecure_url_problem
 from tap_audience.eqworks.auth import write_token_file
-from tap_audience.eqworks.connection import KEYWARDEN_RULES, KEYWARDEN_VENDOR
+from tap_audience.eqworks.connection import KEYWARDEN_RULES, KEYWARDEN_VENDOR, PRODUCTS
 
 DEFAULT_AUTH_URL = "https://auth.eqworks.io/prod"
 # The tap's `eq_auth_url` as an environment variable (`--config=ENV`, Meltano).
@@ -29,7 +43,9 @@ AUTH_URL_ENV = "TAP_AUDIENCE_EQ_AUTH_URL"
 @click.command(name="eq-login")
 @click.option("--user", required=True, help="EQ account email.")
 @click.option("--product", type=click.Choice(["atom", "locus"]), required=True, help="Token scope.")
-@click.option("--token-file", type=click.Path(dir_okay=False), help="Write the token here.")
+# click.Path(dir_okay=False) would refuse a folder with a usage error (exit 2, four lines);
+# `token_file_problem` says it in one line, with the other paths that cannot be written.
+@click.option("--token-file", type=click.Path(), help="Write the token here (mode 0600).")
 @click.option(
     "--auth-url",
     default=DEFAULT_AUTH_URL,
@@ -51,9 +67,12 @@ def eq_login(
         raise ConfigurationError(
             problem.replace("allow_insecure_http: true", "--allow-insecure-http")
         )
+    if token_file and (problem := token_file_problem(token_file, product)):
+        raise ConfigurationError(problem)  # before a passcode is mailed, not after
     keywarden = VendorClient(
         vendor=KEYWARDEN_VENDOR,
         base_url=auth_url,
+        base_url_setting=_auth_url_source(),
         session=SameOriginSession(),
         rules=KEYWARDEN_RULES,
         retry=RetryPolicy(max_retries=2),
@@ -75,11 +94,44 @@ def eq_login(
     expires = expires_at(token, what="the new EQ token")
     until = expires.date().isoformat() if expires else "no expiry"
     if token_file:
-        write_token_file(token_file, token)
+        try:
+            write_token_file(token_file, token)
+        except OSError as exc:
+            # The passcode is spent: the token is shown rather than lost.
+            click.echo(token)
+            # What is in the way now says more than the errno ("File exists" for a folder
+            # that became a file).
+            why = replace_problem(token_file) or f"{exc.strerror or exc} writing {token_file}"
+            settings = PRODUCTS[product]
+            raise TokenNotSavedError(
+                f"EQ login worked, but the {product} token was not saved ({why}): it is "
+                f"printed on stdout instead (valid until {until}); save it in a file for "
+                f"{settings.token_file_setting}, or paste it into {settings.setting}"
+            ) from None
         click.echo(f"Saved the {product} token to {token_file} (valid until {until}).", err=True)
     else:
         click.echo(f"The {product} token (valid until {until}) follows on stdout.", err=True)
         click.echo(token)
+
+
+class TokenNotSavedError(TapAudienceError):
+    """The login worked but the token file could not be written; the token went to stdout."""
+
+
+def token_file_problem(token_file: str, product: str) -> str | None:
+    """Why the token could not be written to `token_file`, found before the login starts."""
+    path = Path(token_file).expanduser()
+    try:
+        folder = path.is_dir()
+    except OSError:  # a folder on the way this user may not look into: said just below
+        folder = False
+    if folder:  # before the general check, to suggest a file name fit for a token
+        return (
+            f"--token-file {token_file} is a folder: give a file in it, e.g. "
+            f"{path / f'{product}.token'}"
+        )
+    problem = replace_problem(path)
+    return f"--token-file: {problem}" if problem else None
 
 
 def _auth_url_source() -> str:

@@ -19,6 +19,7 @@ from typing_extensions import override
 
 from tap_audience.connector.checks import check_vendors
 from tap_audience.connector.config_checks import config_problems
+from tap_audience.connector.config_warnings import warn_about_config
 from tap_audience.connector.runtime import Runtime
 from tap_audience.connector.settings import CONFIG_SCHEMA, secret_values
 from tap_audience.core.bookmarks import check_bookmarks, warn_unmatched
@@ -29,12 +30,7 @@ from tap_audience.core.report import RunReport, failed_partitions_line
 from tap_audience.core.summary import shard_of_run, summarised, summary, write_run_files
 from tap_audience.singer import input_catalog
 from tap_audience.singer.batch_config import batch_problems
-from tap_audience.singer.config_input import (
-    env_problems,
-    read_config_file,
-    warn_about_dates,
-    warn_about_names,
-)
+from tap_audience.singer.config_input import env_problems, read_config_file
 from tap_audience.singer.input_state import (
     StateError,
     read_catalog_file,
@@ -102,8 +98,9 @@ class TapAudience(SdkTapHooks):
             REDACTOR.redact(e) for e in [*errors, *config_problems(self.config, (batch_problems,))]
         ]
         if raise_errors:
-            warn_about_names(self.config, self.config_jsonschema)
-            warn_about_dates(self.config)
+            warn_about_config(
+                self.config, self.config_jsonschema["properties"], "`tap-audience --about`"
+            )
             if errors:
                 raise ConfigProblemsError(errors)
         return errors
@@ -156,6 +153,12 @@ class TapAudience(SdkTapHooks):
     @override
     def get_singer_command(cls) -> click.Command:
         command = super().get_singer_command()
+        for param in command.params:
+            if param.name in ("state", "catalog"):
+                # A path, read by `core.inputs` like `--config`: with the SDK's `click.File`,
+                # a folder or a missing file is click's usage error (exit 2, three lines),
+                # and the text is decoded in the locale's encoding.
+                param.type = click.STRING
         command.epilog = (
             "Also: `tap-audience eq-login --help`: log in to EQ Works with a one-time "
             "passcode and store or print the token (for eq_token_file / locus_token_file)."
@@ -165,11 +168,16 @@ class TapAudience(SdkTapHooks):
     @classmethod
     @override
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
-        # A missing or broken file is one readable line, not singer-sdk's traceback.
+        # The files are read here, as the Airbyte face reads its config (`core.inputs`): a
+        # missing file, a folder, UTF-16 or YAML is one readable line, not singer-sdk's
+        # traceback. The SDK is left only `ENV`; the files are merged in order, as it would.
+        config: dict[str, Any] = {}
         for path in value:
             if path != "ENV":
-                read_config_file(path)
-        return super().cb_config(ctx, param, value)
+                config |= read_config_file(path)
+        given = super().cb_config(ctx, param, tuple(path for path in value if path == "ENV"))
+        given.config = config
+        return given
 
     @classmethod
     @override

@@ -1,16 +1,13 @@
-"""Windows, resume points and shards: the pure planning functions of the core."""
+"""Windows and resume points: the pure planning functions of the core (shards: test_shards.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
-import zlib
-from typing import Any
 
 import pytest
 
-from tap_audience.core.endpoint import resume_point, shard_of
+from tap_audience.core.endpoint import resume_point
 from tap_audience.core.windows import DAY, Window, date_windows, day_aligned_windows
 
 UTC = dt.timezone.utc
@@ -197,61 +194,3 @@ def test_resume_point(
     start: dt.datetime, bookmark: dt.datetime | None, lookback: dt.timedelta, expected: dt.datetime
 ) -> None:
     assert resume_point(start=start, bookmark=bookmark, lookback=lookback) == expected
-
-
-# --- shard_of -------------------------------------------------------------------------------
-def documented_shard(partition: dict[str, Any], count: int) -> int:
-    return zlib.crc32(json.dumps(partition, sort_keys=True, default=str).encode()) % count
-
-
-# Literal values: a change in the hash would move partitions between shards of a running setup.
-@pytest.mark.parametrize(
-    ("partition", "by_count"),
-    [
-        pytest.param({"client_id": "cam-1"}, {2: 1, 3: 1, 4: 3, 7: 4, 10: 7}, id="angus-camera"),
-        pytest.param({"campaign_id": 37054}, {2: 1, 3: 1, 4: 1, 7: 2, 10: 7}, id="atom-campaign"),
-        pytest.param(
-            {"coords": "43.6532,-79.3832"}, {2: 0, 3: 1, 4: 2, 7: 5, 10: 0}, id="locus-coords"
-        ),
-        pytest.param({"state": "all"}, {2: 0, 3: 2, 4: 2, 7: 6, 10: 4}, id="campaign-state"),
-    ],
-)
-def test_shard_of_known_partitions(partition: dict[str, Any], by_count: dict[int, int]) -> None:
-    for count, expected in by_count.items():
-        assert shard_of(partition, count) == expected
-        assert shard_of(partition, count) == documented_shard(partition, count)
-
-
-@pytest.mark.parametrize(
-    "partition",
-    [
-        pytest.param({"client_id": "x"}, id="text"),
-        pytest.param({"campaign_id": 1}, id="int"),
-        pytest.param({"client_id": "a", "time_bucket": "by_hour"}, id="two-keys"),
-        pytest.param({"when": dt.date(2026, 1, 1)}, id="date-value-via-str"),
-    ],
-)
-def test_shard_of_one_shard_is_zero(partition: dict[str, Any]) -> None:
-    assert shard_of(partition, 1) == 0
-    assert shard_of(partition, 5) == documented_shard(partition, 5)
-
-
-@pytest.mark.parametrize("count", [2, 3, 4, 5, 8, 16], ids=lambda n: f"{n}-shards")
-@pytest.mark.parametrize("key", ["campaign_id", "client_id"])
-def test_shard_of_covers_every_shard(key: str, count: int) -> None:
-    partitions = [{key: i if key == "campaign_id" else f"cam-{i}"} for i in range(500)]
-    shards = [shard_of(p, count) for p in partitions]
-    assert set(shards) == set(range(count))
-    assert all(0 <= s < count for s in shards)
-
-
-@pytest.mark.parametrize("count", [2, 3, 7, 10])
-def test_shard_of_ignores_key_order(count: int) -> None:
-    items = [("client_id", "cam-9"), ("time_bucket", "by_day"), ("extra", 3)]
-    shards = {shard_of(dict(order), count) for order in itertools.permutations(items)}
-    assert shards == {documented_shard(dict(items), count)}
-
-
-def test_shard_of_is_repeatable() -> None:
-    partition = {"campaign_id": 123456}
-    assert len({shard_of(dict(partition), 7) for _ in range(20)}) == 1
