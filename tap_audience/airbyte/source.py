@@ -27,11 +27,13 @@ from tap_audience.core.bookmarks import check_bookmarks, warn_unmatched
 from tap_audience.core.errors import (
     ConfigurationError,
     CredentialsError,
+    HostUnreachableError,
     NotEntitledError,
     RequestFailedError,
     RetriesExhaustedError,
     TapAudienceError,
 )
+from tap_audience.core.interrupt import INTERRUPTS
 from tap_audience.core.redaction import REDACTOR
 from tap_audience.core.report import PartitionOutcome, failed_partitions_line
 from tap_audience.core.summary import shard_of_run, summarised, summary, write_run_files
@@ -55,6 +57,8 @@ def failure_type(error: BaseException | None) -> str:
         return error.failure_type
     if isinstance(error, ConfigurationError | CredentialsError | NotEntitledError):
         return "config_error"  # the user's: settings, credentials, entitlements
+    if isinstance(error, HostUnreachableError) and error.permanent:
+        return "config_error"  # an unknown host, an untrusted certificate: fix the URL setting
     if isinstance(error, RetriesExhaustedError | RequestFailedError):
         return "transient_error"  # the vendor's or the network's, for now
     return "system_error"
@@ -196,9 +200,12 @@ class Read:
         counts = {"since_state": 0, "states": 0}
 
         def write_state() -> None:
-            self.written_states[name] = state.value()
-            write(messages.stream_state(name, self.written_states[name], counts["since_state"]))
-            counts["since_state"], counts["states"] = 0, counts["states"] + 1
+            value = state.value()
+            # Held: the run summary's bookmarks are those of a STATE that reached stdout.
+            with INTERRUPTS.held():
+                write(messages.stream_state(name, value, counts["since_state"]))
+                self.written_states[name] = value
+                counts["since_state"], counts["states"] = 0, counts["states"] + 1
 
         def window_done(partition: Mapping[str, Any], window: Window) -> None:
             state.window_done(partition, window)
@@ -215,8 +222,12 @@ class Read:
                     partition, on_window_done=functools.partial(window_done, partition)
                 )
                 for record in records:
-                    counts["since_state"] += 1
-                    write(messages.record(name, record, messages.now_ms()))
+                    message = messages.record(name, record, messages.now_ms())
+                    # Held: a signal lands before the line and its count, or after both.
+                    with INTERRUPTS.held():
+                        write(message)
+                        counts["since_state"] += 1
+                        sync.delivered()
             if not counts["states"]:
                 write_state()
             failed = runtime.report.failed[failed_before:]

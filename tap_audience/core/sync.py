@@ -6,6 +6,12 @@ records at a time, in plan order. After a window's last record has been taken, t
 `on_window_done(window)` runs: that is where it bookmarks the window and writes its state, so
 a state never covers a record the face has not written yet.
 
+The run report counts a record once the face says it reached its output (`delivered`), not
+when it is yielded: a signal can stop the run after the record left here and before the face
+wrote it, or after the face wrote it and before the next one is asked for, and the run
+summary must count it in the second case only. The face calls `delivered` in the same
+`INTERRUPTS.held()` block as the write, so no signal falls between the two.
+
 A partition that fails (credentials refused, not entitled, malformed answers, retries used
 up) is logged, recorded in the run report and ends; its bookmark stays where its last
 finished window left it, and the other partitions go on, unless `fail_fast` or the failure
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from tap_audience.core.endpoint import Endpoint, Record
@@ -38,6 +45,14 @@ Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 class PartitionFailed(TapAudienceError):
     """A partition's sync failed under `fail_fast`; the message names stream and partition."""
+
+
+@dataclass
+class _Undelivered:
+    """A partition's records yielded to the face and not yet delivered to its output."""
+
+    outcome: PartitionOutcome
+    records: int = 0
 
 
 class StreamSync:
@@ -63,6 +78,8 @@ class StreamSync:
             for partition in partitions
         ]
         self.pipeline = PartitionPipeline(endpoint, plans, fetcher)
+        # In yield order; several partitions' in BATCH mode, where a batch file spans them.
+        self._undelivered: list[_Undelivered] = []
         self.progress = StreamProgress(
             endpoint.name,
             partitions=len(plans),
@@ -127,29 +144,40 @@ class StreamSync:
         if progress.partitions_done == progress.partitions_total:
             progress.log()
 
+    def delivered(self) -> None:
+        """Every record yielded so far reached the face's output: count it in the run report.
+
+        Output means what a target reads, or what is flushed to it on the way out: a RECORD
+        line in the output buffer, a batch file announced by a BATCH line. Call it in the
+        same `INTERRUPTS.held()` block as that write (see the module's docstring). A failed
+        partition's records of its unfinished window count too: they were written.
+        """
+        undelivered = self._undelivered
+        for entry in undelivered:
+            entry.outcome.records += entry.records
+            entry.records = 0
+        del undelivered[:-1]  # the newest partition may yield more
+
     def _records(
         self, index: int, outcome: PartitionOutcome, on_window_done: Callable[[Window], None]
     ) -> Iterator[Record]:
         endpoint = self.endpoint
         outcome.windows_planned = len(self.pipeline.plans[index][1])
         replication_key = endpoint.replication_key or ""
+        undelivered = _Undelivered(outcome)
+        self._undelivered.append(undelivered)
         for fetched in self.pipeline.windows(index):
             outcome.requests += fetched.stats.requests
             outcome.retries += fetched.stats.retries
             if fetched.error is not None:
                 raise fetched.error
             window = fetched.window
-            try:
-                for payload in fetched.payloads:
-                    for record in endpoint.parse(window, payload):
-                        window.note_record(record.get(replication_key))
-                        yield record
-            except BaseException:
-                # The records of a window that did not finish were written all the same.
-                outcome.records += window.rows
-                raise
+            for payload in fetched.payloads:
+                for record in endpoint.parse(window, payload):
+                    window.note_record(record.get(replication_key))
+                    undelivered.records += 1
+                    yield record
             window.done = True
-            outcome.records += window.rows
             outcome.windows_done += 1
             on_window_done(window)
             self.progress.window_done(window.rows)

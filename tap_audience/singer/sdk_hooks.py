@@ -12,6 +12,10 @@ Tap (`SdkTapHooks`):
 - `_setup_signal_handlers`: the SDK's SIGTERM/SIGINT handler writes a STATE and exits 0,
   which may cut a message in half and hides the interruption; the tap installs its own
   (`core.interrupt`) through `install_signal_handlers`.
+- `cb_config`'s result (singer-sdk's private `_ConfigInput`): the tap reads the `--config`
+  files itself (`core.inputs`, shared with the Airbyte face) and sets its `config`, leaving
+  the SDK only `ENV`; the SDK's reader stops with a traceback on a folder, UTF-16 or YAML.
+  For the same reason the `--state` and `--catalog` options take a path, not `click.File`.
 
 Stream (`SdkStreamHooks`):
 - `_increment_stream_state`: a no-op, because bookmarks advance per finished window, never
@@ -26,6 +30,9 @@ Stream (`SdkStreamHooks`):
 - `_generate_record_messages` and `_stream_version`: the per-record fast path, without the
   SDK's selection walk and map dispatch when no map, flattening or deselection applies.
   bench/benchmark.py measures what it saves (README, Performance).
+- `_write_record_message`, `_write_batch_message`: the run report counts a record once its
+  RECORD line is in the output buffer, or once the BATCH line announcing its file is
+  (`records_delivered`, with signals held around the write and the count: see `core.sync`).
 
 Log text (`DropDryRunStops`): `--test` stops each stream after one record by raising, and
 the SDK logs that stop as "An unhandled error occurred while syncing" at ERROR.
@@ -46,10 +53,12 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 from typing_extensions import override
 
+from tap_audience.core.interrupt import INTERRUPTS
 from tap_audience.core.timeutil import UTC
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers import types
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding
 
 SDK_CHECKED = "0.54.9"
 
@@ -95,6 +104,25 @@ class SdkStreamHooks(Stream):
     def write_state(self) -> None:
         """A STATE message, unless nothing changed since the last one."""
         self._write_state_message()
+
+    def records_delivered(self) -> None:
+        """Every record the stream handed to the SDK so far is in the output: a RECORD line
+        in the output buffer, or a record of a batch file whose BATCH line is."""
+
+    @override
+    def _write_record_message(self, record: types.Record) -> None:
+        # Held: a signal lands before the line and its count, or after both.
+        with INTERRUPTS.held():
+            super()._write_record_message(record)
+            self.records_delivered()
+
+    @override
+    def _write_batch_message(self, encoding: BaseBatchFileEncoding, manifest: list[str]) -> None:
+        # The batcher takes exactly a file's records before it hands the file over, so every
+        # record handed to the SDK so far is in this file or an announced one.
+        with INTERRUPTS.held():
+            super()._write_batch_message(encoding, manifest)
+            self.records_delivered()
 
     def unwritten_records(self, context: types.Context | None) -> Iterator[types.Record]:
         """The stream's records, synced but not written as RECORD messages (BATCH mode)."""

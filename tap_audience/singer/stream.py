@@ -115,6 +115,10 @@ class EndpointStream(SdkStreamHooks):
         )
 
     @override
+    def records_delivered(self) -> None:
+        self.stream_sync.delivered()
+
+    @override
     def get_batches(
         self, batch_config: BatchConfig, context: types.Context | None = None
     ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
