@@ -503,6 +503,32 @@ def start_read(config, catalog, states, tmp_path):
         return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
 
+def test_every_selected_stream_gets_a_closing_status_after_sigterm(sandbox, tmp_path):
+    from tests.test_interrupt import slow_down
+
+    sandbox.faults.append(slow_down(0.02))
+    config = sandbox_config(sandbox, start_date="2026-11-15T00:00:00+00:00", angus_window_days=1)
+    catalog = configured_catalog(tmp_path, config)
+    selected = {entry["stream"]["name"] for entry in catalog["streams"]}
+    process = start_read(config, catalog, {}, tmp_path)
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if '"type":"RECORD"' in line.replace(" ", ""):
+            process.send_signal(signal.SIGTERM)  # the first stream is being read
+            break
+    lines.append(process.stdout.read())
+    assert process.wait(timeout=60) == 143
+    statuses: dict[str, list[str]] = {}
+    for message in map(json.loads, "".join(lines).splitlines()):
+        if message["type"] == "TRACE" and message["trace"]["type"] == "STREAM_STATUS":
+            status = message["trace"]["stream_status"]
+            statuses.setdefault(status["stream_descriptor"]["name"], []).append(status["status"])
+    assert set(statuses) == selected
+    assert all(each[-1] in ("COMPLETE", "INCOMPLETE") for each in statuses.values()), statuses
+
+
 class Records:
     """An interrupted read's whole lines, as `assert_union_is_complete` reads a Singer run."""
 

@@ -165,11 +165,14 @@ class Read:
                 self._read_stream(selected, used.get(selected.info.name))
         finally:
             runtime.clients.stopping.set()
-            # A stream the read did not get to (a stop, fail_fast) still gets its closing status.
-            for selected in self.streams:
-                if selected.info.name not in self.finished:
-                    self._close_stream(selected.info.name, complete=False)
-            self.writer.flush()
+            # A stream the read did not get to (a stop, fail_fast) still gets its closing
+            # status. Held: after a signal, each status line's flush would raise the pending
+            # signal again and cut this loop short after the first one.
+            with INTERRUPTS.held():
+                for selected in self.streams:
+                    if selected.info.name not in self.finished:
+                        self._close_stream(selected.info.name, complete=False)
+                self.writer.flush()
         for line in runtime.report.summary_lines():
             LOGGER.info("summary: %s", line)
         if failed := runtime.report.failed:
