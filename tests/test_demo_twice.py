@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from tests.meltano_project import (
     STREAMS,
     UTC,
     MeltanoProject,
+    cache_lock,
     loader_config,
 )
 
@@ -234,3 +236,19 @@ def test_the_config_check_the_demo_prints_says_the_config_is_valid(demo):
     checked = demo.project.shell(["bash", "-euo", "pipefail", "-c", check], env=ENV)
     assert "Plugin configuration is valid" in checked.stdout
     assert "Plugin configuration is invalid" not in checked.stdout + checked.stderr
+    # The bare command checks production's config (no credentials yet): it says so and
+    # names the command that checks the sandbox's.
+    with cache_lock():
+        bare = subprocess.run(
+            ["bash", "-c", ".venv-meltano/bin/meltano config test tap-audience"],
+            cwd=demo.project.root,
+            env={**demo.project.base_env, **ENV},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert bare.returncode != 0
+    said = bare.stdout + bare.stderr
+    assert "Meltano ran the tap without an environment" in said
+    assert "meltano --environment sandbox config test tap-audience" in said

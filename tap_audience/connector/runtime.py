@@ -9,7 +9,7 @@ from typing import Any
 
 from tap_audience.angus.connection import AngusConnection
 from tap_audience.connector import endpoints
-from tap_audience.connector.sandbox_guard import given
+from tap_audience.connector.sandbox_guard import given, no_environment_hint
 from tap_audience.connector.settings import (
     JOB_INDEX_VARIABLE,
     SANDBOX_REPLACES,
@@ -101,7 +101,7 @@ class Runtime:
                 "nothing to extract: no vendor of the selected streams is configured. Set "
                 "angus_username and angus_streams (Angus), eq_jwt or eq_token_file (EQ ATOM), "
                 "locus_jwt or locus_token_file and locus_coords (EQ LOCUS), or sandbox: true to "
-                "try the built-in emulator"
+                "try the built-in emulator" + no_environment_hint()
             )
 
     def preflight(self, streams: Iterable[str]) -> None:

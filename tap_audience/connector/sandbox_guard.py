@@ -62,3 +62,17 @@ def sandbox_problems(
                 f"{SANDBOX_ENVIRONMENT} ...`, or unset sandbox (TAP_AUDIENCE_SANDBOX) here"
             )
     return problems
+
+
+def no_environment_hint(environ: Mapping[str, str] = os.environ) -> str:
+    """For a run with nothing configured: Meltano ran the tap without an environment, so
+    with the production base config. `meltano config ...` does that even in a project with a
+    `default_environment` (it ignores it), so right after the demo `meltano config test
+    tap-audience` checks production's empty config, not the sandbox's."""
+    if MELTANO_PROJECT_VARIABLE in environ and not environ.get(MELTANO_ENVIRONMENT_VARIABLE):
+        return (
+            ". Meltano ran the tap without an environment (`meltano config` ignores "
+            "default_environment): `meltano --environment "
+            f"{SANDBOX_ENVIRONMENT} config test tap-audience` checks the sandbox's config"
+        )
+    return ""

@@ -21,6 +21,7 @@ from tap_audience.connector.checks import check_vendors
 from tap_audience.connector.config_checks import config_problems
 from tap_audience.connector.config_warnings import warn_about_config
 from tap_audience.connector.runtime import Runtime
+from tap_audience.connector.sandbox_guard import no_environment_hint
 from tap_audience.connector.settings import CONFIG_SCHEMA, secret_values
 from tap_audience.core.bookmarks import check_bookmarks, warn_unmatched
 from tap_audience.core.errors import ConfigProblemsError, ConfigurationError, TapAudienceError
@@ -146,7 +147,7 @@ class TapAudience(SdkTapHooks):
         if not any(r.ok for r in results):
             raise TapAudienceError(
                 "connection test: no vendor is configured, so nothing was tested (the lines "
-                "above say which settings each vendor needs)"
+                "above say which settings each vendor needs)" + no_environment_hint()
             )
 
     @classmethod

@@ -9,7 +9,7 @@ import pytest
 
 from tap_audience.angus.settings import camera_problems
 from tap_audience.connector.config_checks import CHECKS, base_url_problems, config_problems
-from tap_audience.connector.sandbox_guard import sandbox_problems
+from tap_audience.connector.sandbox_guard import no_environment_hint, sandbox_problems
 from tap_audience.connector.settings import (
     SANDBOX_REFUSES,
     SANDBOX_REPLACES,
@@ -597,3 +597,19 @@ def test_run_files_must_be_writable_files(tmp_path: Path) -> None:
         f"run_summary_path: cannot create {blocker}/summary.json: {blocker} is not a writable "
         "folder"
     ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "hinted"),
+    [
+        ({}, False),  # not run by Meltano
+        ({"MELTANO_PROJECT_ROOT": "/p", "MELTANO_ENVIRONMENT": "prod"}, False),
+        ({"MELTANO_PROJECT_ROOT": "/p", "MELTANO_ENVIRONMENT": ""}, True),
+        ({"MELTANO_PROJECT_ROOT": "/p"}, True),
+    ],
+)
+def test_no_environment_hint(environ: dict[str, str], hinted: bool) -> None:
+    hint = no_environment_hint(environ)
+    assert bool(hint) is hinted
+    if hinted:
+        assert "meltano --environment sandbox config test tap-audience" in hint
