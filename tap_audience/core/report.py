@@ -10,10 +10,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tap_audience.core.shards import ShardWork
+from typing import Any
 
 
 @dataclass
@@ -44,6 +41,17 @@ class PartitionOutcome:
     @property
     def seconds(self) -> float:
         return (self.finished or time.monotonic()) - self.started
+
+
+@dataclass(frozen=True)
+class ShardWork:
+    """What this shard was assigned, of all the shards': partition groups and their stream
+    partitions (the groups' weight)."""
+
+    groups: int
+    partitions: int
+    all_groups: int
+    all_partitions: int
 
 
 @dataclass

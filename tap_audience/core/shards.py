@@ -59,15 +59,25 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tap_audience.core.errors import TapAudienceError
+from tap_audience.core.report import ShardWork
 
 if TYPE_CHECKING:
-    from tap_audience.core.endpoint import Endpoint
     from tap_audience.core.report import RunReport
+
+
+class PartitionSource(Protocol):
+    """What a plan needs of an endpoint (`core.endpoint.Endpoint` is one; a protocol, so
+    the endpoint, which holds its plan, and this module do not import each other)."""
+
+    @property
+    def partition_key(self) -> str: ...
+
+    def all_partitions(self) -> list[dict[str, Any]]: ...
+
 
 LOGGER = logging.getLogger("tap_audience.shards")
 
@@ -129,17 +139,6 @@ def loads_of(
     return loads
 
 
-@dataclass(frozen=True)
-class ShardWork:
-    """What this shard was assigned, of all the shards': partition groups and their stream
-    partitions (the groups' weight)."""
-
-    groups: int
-    partitions: int
-    all_groups: int
-    all_partitions: int
-
-
 class ShardPlan:
     """A sharded run's assignment over its selected streams' partitions, decided once.
 
@@ -153,7 +152,7 @@ class ShardPlan:
         self,
         shard_count: int,
         shard_index: int,
-        endpoints: Mapping[str, Endpoint],
+        endpoints: Mapping[str, PartitionSource],
         report: RunReport,
     ) -> None:
         self.shard_count = shard_count
