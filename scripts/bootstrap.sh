@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates the virtualenvs the project uses, on a machine with only python3 and pip:
 #   .venv          the tap, its dev tools and test dependencies
-#   .venv-meltano  Meltano itself (kept apart: its dependencies are not the tap's)
+#   .venv-meltano  Meltano itself with its PostgreSQL driver (kept apart: its dependencies are
+#                  not the tap's)
 # With --test-tools (scripts/test.sh passes it), also what only the test suite needs:
 #   Dagster in .venv (the `dagster` group, for orchestration/dagster/ and its test),
 #   .venv-pyairbyte PyAirbyte, which runs the connector's Airbyte face in tests/test_pyairbyte.py
@@ -32,10 +33,15 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$EXTRAS]"
 
-if [ ! -x .venv-meltano/bin/meltano ]; then
+# With the `postgres` extra (psycopg), as deploy/kubernetes/Dockerfile installs it: the pods keep
+# Meltano's system database in PostgreSQL, and tests/test_kubernetes_state.py runs them so.
+# Checked apart from the venv, so a .venv-meltano made before the extra gets it.
+if [ ! -x .venv-meltano/bin/python ]; then
   "$PYTHON" -m venv .venv-meltano
   .venv-meltano/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv-meltano/bin/python -m pip install --quiet --disable-pip-version-check 'meltano==4.4.1'
+fi
+if ! .venv-meltano/bin/python -c "import importlib.metadata as m, sys, psycopg; sys.exit(m.version('meltano') != '4.4.1')" 2>/dev/null; then
+  .venv-meltano/bin/python -m pip install --quiet --disable-pip-version-check 'meltano[postgres]==4.4.1'
 fi
 
 PYAIRBYTE_VERSION=0.71.3

@@ -253,9 +253,10 @@ class MeltanoProject:
             pytest.fail(f"{command} exited {result.returncode} (full log: {log_file}):\n{tail}")
         return result
 
-    def state(self, state_id: str) -> dict[str, Any]:
-        """The Singer state Meltano stored under `state_id` (`{}` when there is none)."""
-        stored = json.loads(self.meltano("state", "get", state_id).stdout or "{}")
+    def state(self, state_id: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+        """The Singer state Meltano stored under `state_id` (`{}` when there is none); `env`
+        names another system database (MELTANO_DATABASE_URI) than the copy's own."""
+        stored = json.loads(self.meltano("state", "get", state_id, env=env).stdout or "{}")
         return stored.get("singer_state", {})
 
 

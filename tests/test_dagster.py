@@ -1,8 +1,10 @@
 """orchestration/dagster/: one asset partitioned by shard, materialized in-process.
 
-Each partition runs Meltano for its shard against the sandbox into DuckDB; the three shards,
-materialized one by one, must equal one unsharded run row for row in the loaded tables, and
-the run summary must come back as the materialization's metadata. Which meltano it runs: the
+Each partition runs its shard through orchestration/pipeline.py (Meltano) against the sandbox
+into DuckDB; the three shards, materialized one by one, must equal one unsharded run row for
+row in the loaded tables, and the run summary must come back as the materialization's
+metadata. A partition that fails fails with its cause in the run's event log: the step, its
+error line, its last lines, the summary. Which meltano it runs: the
 project's own `.venv-meltano/bin/meltano` unless the run config or an environment variable
 names another (the README's block runs it with no meltano on PATH: tests/test_readme.py).
 """
@@ -26,6 +28,7 @@ from tests.meltano_project import (
     read_duckdb_table,
     tap_env,
 )
+from tests.postgres_server import free_port
 
 if os.environ.get("CI"):
     import dagster as dg  # in CI a missing install fails, it is never skipped
@@ -167,3 +170,43 @@ def test_a_failed_partition_fails_the_materialization_with_the_summary(sandbox, 
     data = failure.event_specific_data.user_failure_data
     assert "partition(s) failed" in data.description
     assert any("eq_os" in line for line in data.metadata["failed_partitions"].value)
+
+
+@pytest.mark.slow
+def test_a_failed_loader_fails_the_partition_with_its_cause_in_the_event_log(sandbox, tmp_path):
+    """The tap succeeds, target-postgres cannot connect: the failure names the loader and its
+    error line (not only "Run completed"), its last lines and the whole summary."""
+    definitions = load_definitions()
+    project = MeltanoProject(tmp_path / "project")
+    closed = free_port()  # nothing listens there
+    env = {
+        **project.base_env,
+        **tap_env(sandbox),
+        "TARGET_POSTGRES_HOST": "127.0.0.1",
+        "TARGET_POSTGRES_PORT": str(closed),
+        "TARGET_POSTGRES_USER": "tap_audience",
+        "TARGET_POSTGRES_PASSWORD": "not-a-secret",
+    }
+    config = run_config(project, env)
+    config["ops"]["audience_tables"]["config"]["loader"] = "target-postgres"
+    with cache_lock():
+        result = dg.materialize(
+            [definitions.audience_tables],
+            partition_key="0",
+            run_config=config,
+            raise_on_error=False,
+        )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    data = failure.event_specific_data.user_failure_data
+    metadata = {key: value.value for key, value in data.metadata.items()}
+    error = metadata["error"]
+    assert error.startswith("target-postgres: ") and "Connection refused" in error, error
+    assert metadata["failed_step"] == "target-postgres"
+    assert data.description.startswith(f"shard 0 failed: {error}\n\nIts last lines:\n")
+    assert error.removeprefix("target-postgres: ") in metadata["last_lines"].splitlines()
+    steps = {step["name"]: step["status"] for step in metadata["steps"]}
+    assert steps == {"tap-audience": "succeeded", "target-postgres": "failed"}
+    summary = metadata["summary"]
+    assert summary["status"] == "failed" and summary["shard"] == {"count": 3, "index": 0}
+    assert summary["records"] == metadata["records"] > 0  # what the tap wrote, not loaded

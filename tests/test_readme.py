@@ -30,19 +30,22 @@ setup (`.venv`, `.venv-meltano`) is the tests' own venvs, linked into each throw
   PostgreSQL server in the `TARGET_POSTGRES_*` / `DBT_POSTGRES_*` variables its comment names;
   then the marts in DuckDB and in PostgreSQL must equal the sandbox's truth (tests/marts.py),
   and the generated docs must be there.
-- `shards`: the block (shards of a sync into target-postgres) runs as written in a throwaway
-  copy of the Meltano project (its default `sandbox` environment) with the sandbox fixture's
-  settings and a database of the session's PostgreSQL server; the shards' union must then be
-  every record exactly once, and each shard must have its own state.
+- `shards`: the block (shards of a sync into target-postgres, started together through
+  orchestration/pipeline.py) runs as written in a throwaway copy of the Meltano project (its
+  default `sandbox` environment) with the sandbox fixture's settings and a database of the
+  session's PostgreSQL server; the shards' union must then be every record exactly once, and
+  each shard must have succeeded, with its own state.
 - `kubernetes`: the image and the cluster are not here, so each line runs its closest real
   form: `docker build -f Dockerfile` checks the image's Meltano pin against the one the tests
   run and runs its build step (`MELTANO_ENVIRONMENT=prod meltano install`) in a throwaway copy
   of the project; `kubectl apply -f manifest` validates the manifest against the Kubernetes
   API's schemas (kubernetes-validate --strict) and, for a Job or CronJob, runs every pod of it
-  as Kubernetes would: the image's ENTRYPOINT (deploy/kubernetes/run-shard.sh) in that copy,
-  with the container's env, the Secret's keys (filled in: the sandbox's credentials, the
-  session's PostgreSQL), `JOB_COMPLETION_INDEX` and the image's `MELTANO_ENVIRONMENT=prod`. The
-  pods' union in PostgreSQL must be every record exactly once.
+  as Kubernetes would (tests/kubernetes_pods.py): its init container (Meltano's system
+  database), then the image's ENTRYPOINT (deploy/kubernetes/run-shard.sh), in that copy, with
+  each container's env, the Secret's keys (filled in: the sandbox's credentials, the session's
+  PostgreSQL, which also holds Meltano's system database), `JOB_COMPLETION_INDEX` and the
+  image's `MELTANO_ENVIRONMENT=prod`. The pods' union in PostgreSQL must be every record
+  exactly once, and each shard's state must be in that system database.
 - `dagster`: `pip install` runs as written (in the repository, whose `.venv` it is); `dagster
   dev -f FILE` (a web server) runs as `dagster asset materialize -f FILE --select
   audience_tables --partition N` with the same file, copied into a throwaway copy of the
@@ -92,6 +95,7 @@ from tap_audience.connector.endpoints import INFOS
 from tap_audience.connector.settings import URL_SETTINGS
 from tap_audience.eqworks.insights import INSIGHT_DIMENSIONS
 from tap_audience.sandbox import DIMENSIONS, Sandbox
+from tests import kubernetes_pods
 from tests.helpers import expected_insights, sandbox_config
 from tests.marts import assert_marts_equal_truth, duckdb_marts, hourly_keys_as_text, postgres_marts
 from tests.meltano_project import (
@@ -641,6 +645,12 @@ def scale_project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     (database, DuckDB file) and state ids (environment, loader, shard)."""
     project = MeltanoProject(tmp_path_factory.mktemp("readme-scale") / "project")
     project.link_venvs()
+    # The runner and the Dagster definitions, which find the project from where they lie.
+    shutil.copytree(
+        REPO / "orchestration",
+        project.root / "orchestration",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     return project
 
 
@@ -664,15 +674,17 @@ def test_shards_block(block, sandbox, postgres_server, scale_project):
     env = {**tap_env(sandbox), **database.target_env()}
     scale_project.shell(["bash", "-euo", "pipefail", "-c", block.text], env=env)
 
-    counts = set(re.findall(r"TAP_AUDIENCE_SHARD_COUNT=(\d+)", block.text))
-    suffixes = re.findall(r"--state-id-suffix (\S+)", block.text)
-    (count,) = counts
-    assert suffixes == [f"shard-{index}" for index in range(int(count))]  # every shard once
+    (count,) = set(re.findall(r"--shard-count (\d+)", block.text))
     schema = loader_config("target-postgres")["default_target_schema"]  # the sandbox's
     assert_loaded_once(database, schema, expected_records(sandbox))
-    for suffix in suffixes:  # each with its own state
-        state = scale_project.state(f"{ENVIRONMENT}:tap-audience-to-target-postgres:{suffix}")
-        assert state.get("bookmarks"), suffix
+    for index in range(int(count)):  # every shard ran, each with its own state
+        state_id = f"{ENVIRONMENT}:tap-audience-to-target-postgres:shard-{index}"
+        # The runner's summary, where it goes by default.
+        summaries = scale_project.root / "output" / "summaries"
+        summary = json.loads((summaries / f"{state_id.replace(':', '.')}.json").read_text())
+        assert summary["status"] == "succeeded", summary["error"]
+        assert summary["shard"] == {"count": int(count), "index": index}
+        assert scale_project.state(state_id).get("bookmarks"), state_id
 
 
 def validate_manifest(path: Path) -> dict[str, Any]:
@@ -688,84 +700,60 @@ def validate_manifest(path: Path) -> dict[str, Any]:
 def test_kubernetes_block(block, sandbox, postgres_server, scale_project, tmp_path):
     needs_meltano()
     database = postgres_server.create_database("readme_kubernetes")
-    credentials = sandbox.credentials()
-    image: dict[str, str] = {}  # the image's ENV
-    entrypoint: list[str] = []
+    image: kubernetes_pods.Image | None = None
     secrets: dict[str, dict[str, str]] = {}  # applied Secrets, filled in
     pods = 0
     for command in map(without_comment, block.commands):
         if built := re.fullmatch(r"docker build -f (\S+) -t \S+ \.", command):
-            dockerfile = (REPO / built[1]).read_text(encoding="utf-8")
             # The image's Meltano is the one the tests run; its build step installs every
             # plugin in the image's environment.
-            (pinned,) = re.findall(r'"meltano==([\d.]+)"', dockerfile)
-            version = run_in(REPO, f"{MELTANO_BIN} --version").stdout
-            assert version.strip() == f"meltano, version {pinned}"
-            image = dict(re.findall(r"^ENV (\w+)=(\S+)$", dockerfile, re.MULTILINE))
-            (built_in,) = re.findall(r"&& MELTANO_ENVIRONMENT=(\w+) meltano install\b", dockerfile)
-            scale_project.meltano("install", env={"MELTANO_ENVIRONMENT": built_in})
-            (script,) = json.loads(re.findall(r"^ENTRYPOINT (\[.*\])$", dockerfile, re.M)[0])
-            entrypoint = ["sh", str(REPO / Path(script).relative_to("/project"))]
+            image = kubernetes_pods.image(REPO / built[1])
+            kubernetes_pods.assert_tests_run_the_images_meltano(image)
+            scale_project.meltano("install", env={"MELTANO_ENVIRONMENT": image.build_environment})
             continue
         applied = re.fullmatch(r"kubectl apply -f (\S+)", command)
         assert applied, f"no stand-in for `{command}`"
         manifest = validate_manifest(REPO / applied[1])
         if manifest["kind"] == "Secret":
             # "After filling it in": the sandbox's credentials, the session's PostgreSQL.
-            filled = {
-                "TAP_AUDIENCE_ANGUS_USERNAME": credentials["angus_username"],
-                "TAP_AUDIENCE_ANGUS_STREAMS": json.dumps(credentials["angus_streams"]),
-                "TAP_AUDIENCE_EQ_JWT": credentials["eq_jwt"],
-                "TAP_AUDIENCE_LOCUS_JWT": credentials["locus_jwt"],
-                **database.target_env(),
-            }
-            assert set(manifest["stringData"]) <= set(filled), "a key the test cannot fill"
-            secrets[manifest["metadata"]["name"]] = {k: filled[k] for k in manifest["stringData"]}
+            filled = kubernetes_pods.fill_secret(manifest, sandbox, database)
+            secrets[manifest["metadata"]["name"]] = filled
             continue
-        assert entrypoint, "the image is built before its Job runs"
-        spec = manifest["spec"]
-        job = spec["jobTemplate"]["spec"] if manifest["kind"] == "CronJob" else spec
+        assert image, "the image is built before its Job runs"
+        job = kubernetes_pods.job_spec(manifest)
         (container,) = job["template"]["spec"]["containers"]
         (mount,) = container["volumeMounts"]
+        assert mount["mountPath"] == "/var/log/tap-audience"
         summaries = tmp_path / "summaries"  # the pods' log volume
         summaries.mkdir()
         for index in range(job["completions"]):  # one pod per index, as an Indexed Job runs them
-            env = {
-                **image,
-                **{item["name"]: item["value"] for item in container["env"]},
-                **{
-                    name: value
-                    for source in container["envFrom"]
-                    for name, value in secrets[source["secretRef"]["name"]].items()
+            # Its init containers (Meltano's system database), then the image's ENTRYPOINT.
+            logged = kubernetes_pods.run_pod(
+                scale_project,
+                job["template"]["spec"],
+                image,
+                secrets,
+                {
+                    "JOB_COMPLETION_INDEX": str(index),
+                    **kubernetes_pods.cluster_and_sandbox(database, sandbox),
+                    # run-shard.sh's default, under the volume's mount path
+                    "TAP_AUDIENCE_RUN_SUMMARY_PATH": str(summaries / f"summary-shard-{index}.json"),
                 },
-                "JOB_COMPLETION_INDEX": str(index),
-                # The cluster's PostgreSQL service is the session's server; the settings
-                # meltano.yml's prod environment would hold, the sandbox's (base URLs, lists,
-                # the fixed clock's range).
-                **database.target_env(),
-                **{f"TAP_AUDIENCE_{name.upper()}": credentials[name] for name in URL_SETTINGS},
-                "TAP_AUDIENCE_EQ_CAMPAIGN_IDS": json.dumps(credentials["eq_campaign_ids"]),
-                "TAP_AUDIENCE_LOCUS_COORDS": json.dumps(credentials["locus_coords"]),
-                "TAP_AUDIENCE_START_DATE": START.isoformat(),
-                "TAP_AUDIENCE_END_DATE": sandbox.now.isoformat(),
-                "TAP_AUDIENCE_RUN_SUMMARY_PATH": str(
-                    summaries / f"summary-shard-{index}.json"
-                ),  # run-shard.sh's default, under the volume's mount path
-                "PATH": f"{MELTANO_VENV / 'bin'}{os.pathsep}{plain_path()}",  # pip's meltano
-            }
-            assert mount["mountPath"] == "/var/log/tap-audience"
-            logged = scale_project.shell(entrypoint, env=env).stdout
+            ).stdout
             assert "tap-audience run summary: " in logged  # the summary in the pod's log
             pods += 1
-        assert image.get("MELTANO_ENVIRONMENT") == PRODUCTION
+        assert image.env.get("MELTANO_ENVIRONMENT") == PRODUCTION
         schema = loader_config(container_loader(container), PRODUCTION)["default_target_schema"]
         assert_loaded_once(database, schema, expected_records(sandbox))
+        # The shards' state, where the pods keep it: the system database the Secret names.
+        given = kubernetes_pods.container_env(container, secrets)
+        system_db = {"MELTANO_DATABASE_URI": given["MELTANO_DATABASE_URI"]}
         for index in range(job["completions"]):
             summary = json.loads((summaries / f"summary-shard-{index}.json").read_text())
             assert summary["status"] == "succeeded"
             assert summary["shard"] == {"count": job["completions"], "index": index}
             state_id = f"{PRODUCTION}:tap-audience-to-{container_loader(container)}:shard-{index}"
-            assert scale_project.state(state_id).get("bookmarks"), state_id
+            assert scale_project.state(state_id, env=system_db).get("bookmarks"), state_id
     assert pods, "the block ran no pod"
 
 
@@ -790,14 +778,13 @@ def test_dagster_block(block, scale_project, tmp_path):
         pytest.fail(f"{install} installed no {dagster}")
 
     # `dagster dev` serves the UI until stopped: materialize the asset with the same file and
-    # environment instead, the file copied into the project copy (it finds the project, and
-    # the project's own .venv-meltano/bin/meltano, from where it lies). No meltano on PATH.
+    # environment instead, the file (and the runner beside it) copied into the project copy
+    # (it finds the project, and the project's own .venv-meltano/bin/meltano, from where it
+    # lies: scale_project). No meltano on PATH.
     served = re.fullmatch(r"(?P<env>(?:\w+=\S+ )*)\.venv/bin/dagster dev -f (?P<file>\S+)", develop)
     assert served and served["file"] == DAGSTER_DEFINITIONS, develop
     (shards,) = re.findall(r"TAP_AUDIENCE_DAGSTER_SHARDS=(\d+)", served["env"])
     partition = str(int(shards) - 1)  # the last shard
-    (scale_project.root / DAGSTER_DEFINITIONS).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / DAGSTER_DEFINITIONS, scale_project.root / DAGSTER_DEFINITIONS)
     home = tmp_path / "dagster-home"  # Dagster's instance, not the user's
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")

@@ -1,14 +1,18 @@
-"""tap-audience on Dagster: one asset, partitioned by shard, each partition one Meltano run.
+"""tap-audience on Dagster: one asset, partitioned by shard, each partition one pipeline run.
 
     .venv/bin/python -m pip install -e '.[dagster]'   # not a dependency of the tap itself
     TAP_AUDIENCE_DAGSTER_SHARDS=3 .venv/bin/dagster dev -f orchestration/dagster/definitions.py
 
-Materializing partition N runs `meltano run tap-audience <loader>` in the Meltano project
-with shard N of `TAP_AUDIENCE_DAGSTER_SHARDS` (`TAP_AUDIENCE_SHARD_COUNT`/`_INDEX`) and its
-own state id (`--state-id-suffix shard-N`), reads the run summary the tap writes
-(`run_summary_path`) and attaches it as the materialization's metadata: records per stream,
-failed partitions. A run with a failed partition fails the materialization, with the same
-metadata. The schedule is an example; so is the loader.
+Materializing partition N runs shard N of `TAP_AUDIENCE_DAGSTER_SHARDS` through
+orchestration/pipeline.py, the runner Kubernetes' run-shard.sh uses too: `meltano el
+tap-audience <loader>` with the shard's own state id (`<environment>:tap-audience-to-<loader>:
+shard-N`, as `meltano run --state-id-suffix shard-N` names it) and a Meltano run directory of
+its own, so partitions may run at the same time; then the run config's `transform` (say
+`dbt-duckdb:build`) if set. Its summary (the tap's numbers, each step's status) becomes the
+materialization's metadata: records per stream, failed partitions, steps. A run that fails at
+any step (the tap, the loader, dbt) fails the materialization, its description naming the step
+and its error line, its metadata holding that step's last lines and the whole summary, so the
+run's event log says why. The schedule is an example; so is the loader.
 
 Meltano is the project's own, `.venv-meltano/bin/meltano` under the project root (what
 scripts/bootstrap.sh installs), unless the run config's `meltano` or the environment variable
@@ -16,15 +20,31 @@ scripts/bootstrap.sh installs), unless the run config's `meltano` or the environ
 looked up on PATH.
 """
 
-import json
+import importlib.util
 import os
 import shutil
-import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import dagster as dg
+
+
+def load_runner() -> ModuleType:
+    """orchestration/pipeline.py, beside this folder (a script, not a package: Dagster loads
+    this file by path, and the Kubernetes image runs the runner with a plain Python)."""
+    name = "tap_audience_pipeline"
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "pipeline.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before it runs: its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+pipeline = load_runner()
 
 SHARDS = int(os.environ.get("TAP_AUDIENCE_DAGSTER_SHARDS", "3"))
 shards = dg.StaticPartitionsDefinition([str(index) for index in range(SHARDS)])
@@ -41,6 +61,8 @@ class MeltanoShard(dg.Config):
     # Empty: $TAP_AUDIENCE_DAGSTER_MELTANO, else the project's .venv-meltano/bin/meltano.
     meltano: str = ""
     loader: str = "target-duckdb"
+    # A command to run after the load (`dbt-duckdb:build`); empty: none.
+    transform: str = ""
     summary_dir: str = "output/summaries"
     # Extra environment for the run (credentials come from yours). Pydantic copies defaults.
     env: dict[str, str] = {}  # noqa: RUF012
@@ -85,9 +107,37 @@ def summary_metadata(summary: dict[str, Any]) -> dict[str, Any]:
             {name: stream["records"] for name, stream in streams.items()}
         ),
         "failed_partitions": dg.MetadataValue.json(failed),
+        "steps": dg.MetadataValue.json(
+            [
+                {k: step[k] for k in ("name", "status", "exit_code", "error")}
+                for step in summary["steps"]
+            ]
+        ),
+        "state_id": summary.get("state_id"),
         "shard": dg.MetadataValue.json(summary.get("shard", {})),
         "bookmarks": dg.MetadataValue.json(summary.get("bookmarks", {})),
     }
+
+
+def failure(index: str, summary: dict[str, Any]) -> dg.Failure:
+    """Why the partition failed, where the run's event log shows it: the step and its error
+    line in the description, with that step's last lines; the whole summary in the metadata."""
+    failed = [s for s in summary["steps"] if s["name"] == summary.get("failed_step")]
+    last_lines = failed[0]["last_lines"] if failed else []
+    # The error names its step: "target-postgres: <its error line>".
+    description = f"shard {index} {summary['status']}: {summary.get('error')}"
+    if last_lines:
+        description += "\n\nIts last lines:\n" + "\n".join(last_lines)
+    return dg.Failure(
+        description=description,
+        metadata={
+            **summary_metadata(summary),
+            "failed_step": summary.get("failed_step"),
+            "error": summary.get("error"),
+            "last_lines": dg.MetadataValue.text("\n".join(last_lines)),
+            "summary": dg.MetadataValue.json(summary),
+        },
+    )
 
 
 @dg.asset(partitions_def=shards, description="Every tap-audience stream, loaded; one shard each.")
@@ -98,32 +148,28 @@ def audience_tables(
     project = Path(config.project_dir)
     summary_path = project / config.summary_dir / f"summary-shard-{index}.json"
     summary_path.unlink(missing_ok=True)  # never report the previous run's numbers
-    env = {
-        **os.environ,
-        **config.env,
-        "TAP_AUDIENCE_SHARD_COUNT": str(SHARDS),
-        "TAP_AUDIENCE_SHARD_INDEX": index,
-        "TAP_AUDIENCE_RUN_SUMMARY_PATH": str(summary_path),
-    }
-    meltano = meltano_executable(config, env)
-    command = [meltano, "run", "--state-id-suffix", f"shard-{index}", "tap-audience"]
-    context.log.info("shard %s of %s: %s %s", index, SHARDS, " ".join(command), config.loader)
-    process = subprocess.run(  # noqa: S603 - the configured meltano, no shell
-        [*command, config.loader], cwd=project, env=env, capture_output=True, text=True, check=False
+    env = {**os.environ, **config.env}
+    shard = pipeline.Pipeline(
+        loader=config.loader,
+        project_dir=project,
+        shard_count=SHARDS,
+        shard_index=int(index),
+        transform=config.transform or None,
+        meltano=meltano_executable(config, env),
+        summary_path=summary_path,
     )
-    if not summary_path.exists():
-        raise dg.Failure(
-            description=f"shard {index}: meltano exited {process.returncode} before the tap "
-            f"wrote its summary: {process.stderr.strip().splitlines()[-1:]}"
-        )
-    summary = json.loads(summary_path.read_text())
-    metadata = summary_metadata(summary)
-    if process.returncode != 0 or summary.get("status") != "succeeded":
-        raise dg.Failure(
-            description=f"shard {index}: {summary.get('error') or 'meltano failed'}",
-            metadata=metadata,
-        )
-    return dg.MaterializeResult(metadata=metadata)
+    context.log.info(
+        "shard %s of %s: meltano el tap-audience %s (then %s)",
+        index,
+        SHARDS,
+        config.loader,
+        config.transform or "nothing",
+    )
+    # Meltano's lines go to this step's stderr (Dagster keeps it as the compute log).
+    summary: dict[str, Any] = pipeline.run_pipeline(shard, pipeline.Runner(sys.stderr), env)
+    if summary["status"] != "succeeded":
+        raise failure(index, summary)
+    return dg.MaterializeResult(metadata=summary_metadata(summary))
 
 
 all_shards = dg.define_asset_job("audience_all_shards", selection=[audience_tables])

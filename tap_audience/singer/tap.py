@@ -38,6 +38,7 @@ from tap_audience.singer.input_state import (
     read_state_file,
     unwrap,
 )
+from tap_audience.singer.meltano_run_dir import claim_run_dir
 from tap_audience.singer.sdk_hooks import DropDryRunStops, SdkTapHooks
 from tap_audience.singer.stream import EndpointStream
 from tap_audience.singer.streams import endpoint_streams
@@ -307,6 +308,8 @@ class TapAudience(SdkTapHooks):
             cls.print_about(about_format)
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
+        # Before the catalog and state are read: they may be another shard's (see the module).
+        claim_run_dir(catalog=catalog, state=state, config=config.config if config else {})
         tap = cls._from_cli(
             config,
             state=None if state is None else read_state_file(state),
