@@ -35,15 +35,20 @@ def sandbox_like_file(tmp_path: Path) -> Path:
     return path
 
 
+def show_duckdb(*args: str, check: bool) -> subprocess.CompletedProcess[str]:
+    """`scripts/show_duckdb.py *args`, as the demo runs it."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), *args],
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
 def test_show_duckdb_prints_counts_and_rows(tmp_path):
     path = sandbox_like_file(tmp_path)
     schema = SANDBOX_DUCKDB["default_target_schema"]
-    shown = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    shown = show_duckdb(str(path), check=True).stdout
     assert f"== {schema}.eq_os: 2 rows" in shown
     assert "campaign_id | imps" in shown
     assert "37054 | 12" in shown
@@ -54,23 +59,13 @@ def test_show_duckdb_runs_the_query_given_after_the_file(tmp_path):
     path = sandbox_like_file(tmp_path)
     schema = SANDBOX_DUCKDB["default_target_schema"]
     query = f"select campaign_id, imps from {schema}.eq_os order by imps"
-    shown = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), str(path), query],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    shown = show_duckdb(str(path), query, check=True).stdout
     assert shown == "campaign_id | imps\n41001 | 7\n37054 | 12\n"
 
 
 def test_show_duckdb_names_a_query_that_fails(tmp_path):
     path = sandbox_like_file(tmp_path)
-    shown = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), str(path), "select nope"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    shown = show_duckdb(str(path), "select nope", check=False)
     assert shown.returncode == 1
     assert shown.stdout == ""
     (line,) = shown.stderr.splitlines()
@@ -79,12 +74,7 @@ def test_show_duckdb_names_a_query_that_fails(tmp_path):
 
 def test_show_duckdb_names_a_file_it_cannot_read(tmp_path):
     missing = tmp_path / "never-loaded.duckdb"
-    shown = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "show_duckdb.py"), str(missing)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    shown = show_duckdb(str(missing), check=False)
     assert shown.returncode == 1
     assert shown.stdout == ""
     (line,) = shown.stderr.splitlines()

@@ -69,8 +69,9 @@ def login_command(sandbox, *args):
             "--auth-url", sandbox.eq_auth_url]  # fmt: skip
 
 
-def log_in(sandbox, *args, otp_case=str.upper):
-    """Run `tap-audience eq-login`, answer its prompt with the passcode the sandbox issued."""
+def log_in(sandbox, *args, otp_case=str.upper, at_prompt=None):
+    """Run `tap-audience eq-login`, answer its prompt with the passcode the sandbox issued
+    (after calling `at_prompt()`, if given, while the command waits at the prompt)."""
     process = subprocess.Popen(
         login_command(sandbox, *args),
         stdin=subprocess.PIPE,
@@ -83,6 +84,8 @@ def log_in(sandbox, *args, otp_case=str.upper):
     while sandbox.last_otp(USER) is None:
         assert time.monotonic() < deadline, "the login never requested a passcode"
         time.sleep(0.05)
+    if at_prompt is not None:
+        at_prompt()
     out, err = process.communicate(otp_case(sandbox.last_otp(USER)) + "\n", timeout=30)
     return process.returncode, out, err
 
@@ -225,24 +228,23 @@ def test_a_token_that_cannot_be_written_after_the_login_is_printed_not_lost(sand
     folder = tmp_path / "tokens"
     folder.mkdir()
     token_file = folder / "atom.token"
-    process = subprocess.Popen(
-        login_command(sandbox, "--product", "atom", "--token-file", str(token_file)),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
+
+    def replace_the_folder_with_a_file():
+        # The file was checked before the passcode was mailed; now, at the prompt, its
+        # folder becomes a file, so the write after /verify fails.
+        folder.rmdir()
+        folder.write_text("not a folder any more\n")
+
+    returncode, out, err = log_in(
+        sandbox,
+        "--product",
+        "atom",
+        "--token-file",
+        str(token_file),
+        otp_case=str,
+        at_prompt=replace_the_folder_with_a_file,
     )
-    deadline = time.monotonic() + 30
-    while sandbox.last_otp(USER) is None:
-        assert time.monotonic() < deadline, "the login never requested a passcode"
-        time.sleep(0.05)
-    # The file was checked before the passcode was mailed; now, at the prompt, its folder
-    # becomes a file, so the write after /verify fails.
-    folder.rmdir()
-    folder.write_text("not a folder any more\n")
-    out, err = process.communicate(sandbox.last_otp(USER) + "\n", timeout=30)
-    assert process.returncode == 1
+    assert returncode == 1
     token = out.strip()
     assert out == token + "\n"  # printed once, alone
     assert token not in err

@@ -11,14 +11,11 @@ likely mistaken (a misspelled name, a start date in the future) are warned about
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from tap_audience.core.inputs import read_json_object
-
-LOGGER = logging.getLogger("tap_audience.config")
 
 ENV_PREFIX = "TAP_AUDIENCE_"
 EXAMPLES = {
