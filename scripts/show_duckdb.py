@@ -13,6 +13,7 @@ With a query after the file, it prints that query's result instead (tables named
 
 from __future__ import annotations
 
+import os
 import sys
 
 import duckdb
@@ -69,9 +70,15 @@ def main(path: str, query: str | None = None, rows: int = 3) -> int:
 
 if __name__ == "__main__":
     arguments = sys.argv[1:]
-    sys.exit(
-        main(
+    try:
+        code = main(
             arguments[0] if arguments else DEFAULT_FILE,
             arguments[1] if len(arguments) > 1 else None,
         )
-    )
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Piped into `head`, which stopped reading: what it wanted was shown. Python's own
+        # flush at exit would fail again, so stdout goes nowhere from here on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)

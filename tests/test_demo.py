@@ -90,3 +90,21 @@ def test_the_demo_writes_and_shows_the_sandbox_environments_file():
     assert f"show_duckdb.py {filepath}\n" in demo
     show = (ROOT / "scripts" / "show_duckdb.py").read_text(encoding="utf-8")
     assert f'\nDEFAULT_FILE = "{filepath}"' in show  # its default
+
+
+def test_show_duckdb_piped_into_head_ends_quietly(tmp_path):
+    """`... | head` closes the pipe early: what head shows is all, with no traceback (the
+    answer is larger than a pipe's buffer, so the write really fails)."""
+    path = sandbox_like_file(tmp_path)
+    script = ROOT / "scripts" / "show_duckdb.py"
+    query = "select range as n from range(200000)"
+    command = f'"{sys.executable}" "{script}" "{path}" "{query}" | head -1'
+    shown = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.stderr == ""
+    assert shown.returncode == 0
+    assert shown.stdout == "n\n"
